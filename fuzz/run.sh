@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for N seconds (default 60).
+#   fuzz/run.sh [SECONDS] [TARGET...]
+# Crashes are kept under build-fuzz/crashes/<target>/; corpora under build-fuzz/corpus/<target>/
+# (seeded from fuzz/seeds/<target>/ when present). Exit status is non-zero if any target crashed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-60}
+shift || true
+scripts/install-deps.sh
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DAVKEY_FUZZ=ON -DAVKEY_STATIC=OFF -DAVKEY_BENCH=OFF >/dev/null
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  for f in fuzz/*_fuzz.cpp; do targets+=("$(basename "${f%.cpp}")"); done
+fi
+ninja -C build-fuzz "${targets[@]}"
+failed=0
+for t in "${targets[@]}"; do
+  mkdir -p "build-fuzz/corpus/$t" "build-fuzz/crashes/$t"
+  seeds=()
+  [[ -d "fuzz/seeds/$t" ]] && seeds=("fuzz/seeds/$t")
+  echo "== $t: ${SECONDS_EACH}s"
+  if ! "build-fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout=10 \
+      -artifact_prefix="build-fuzz/crashes/$t/" "build-fuzz/corpus/$t" "${seeds[@]}" \
+      2> "build-fuzz/$t.log"; then
+    echo "!! $t crashed: see build-fuzz/$t.log and build-fuzz/crashes/$t/"
+    failed=1
+  fi
+  grep -E "^#[0-9]+.*(DONE|pulse)" "build-fuzz/$t.log" | tail -1 || true
+done
+exit $failed

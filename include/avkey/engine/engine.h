@@ -1,0 +1,148 @@
+// The engine: signatures in, detections out.
+//
+// DatabaseBuilder reads ClamAV-format databases and YARA rules and compiles them into
+// one immutable Database. A Database is shared (read-only, thread-safe) by any number
+// of Scanners; a Scanner is per thread and owns all mutable scan state (Vectorscan
+// scratch, buffers), so the hot path does not allocate after warm-up.
+// The engine knows nothing of files on disk beyond reading signature sources.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "avkey/engine/status.h"
+
+namespace avkey::engine {
+
+// Which engine fired.
+enum class EngineKind : uint8_t { kHash, kBody, kLogical, kYara };
+const char* EngineName(EngineKind kind);  // "hash", "body", "logical", "yara"
+
+// ClamAV target types (.ndb field 2, .ldb "Target:"), used for file-type filtering.
+enum class TargetType : uint8_t {
+  kAny = 0, kPE = 1, kOLE2 = 2, kHTML = 3, kMail = 4, kGraphics = 5, kELF = 6,
+  kText = 7, kMachO = 9, kPDF = 10, kFlash = 11, kJava = 12,
+};
+
+// One signature (or whole source) that could not be loaded; only that one is skipped.
+struct LoadProblem {
+  std::string file;     // source file (container members as "daily.cvd//daily.ndb")
+  uint64_t line = 0;    // 1-based; 0 when the problem concerns the whole file
+  std::string reason;   // e.g. "Can't find a static subpattern of length 2"
+};
+
+// What a load produced: counts per kind, and every skipped signature with its reason.
+struct LoadReport {
+  uint64_t hash = 0;          // .hdb .hsb (whole-file hashes)
+  uint64_t section_hash = 0;  // .mdb .msb
+  uint64_t body = 0;          // .ndb
+  uint64_t logical = 0;       // .ldb
+  uint64_t yara = 0;          // YARA rules
+  uint64_t allow = 0;         // .fp .sfp
+  uint64_t ignore = 0;        // .ign .ign2
+  uint64_t flevel_skipped = 0;  // not for this engine's functionality level (not an error)
+  std::vector<std::string> files;  // sources read, in load order
+  std::vector<LoadProblem> problems;
+  // Compiled-pattern cache: "disabled", "hit", "miss" (compiled and stored), or
+  // "rejected: <why>" (present but corrupt/stale/other CPU: compiled again).
+  std::string cache_state = "disabled";
+  uint64_t total() const { return hash + section_hash + body + logical + yara; }
+};
+
+// One match. Names are exactly as clamscan reports them (".UNOFFICIAL" for plain files).
+struct Detection {
+  std::string name;
+  EngineKind engine = EngineKind::kHash;
+  bool operator==(const Detection&) const = default;
+};
+
+// What the caller knows about the bytes being scanned.
+struct ScanContext {
+  std::string_view file_name;  // base name (YARA "filename", "extension")
+  std::string_view file_path;  // full path or member chain (YARA "filepath")
+  std::string_view owner;      // file owner's user name if known (YARA "owner")
+};
+
+class Database;
+
+// Collects signature sources, then compiles them. Not thread-safe.
+class DatabaseBuilder {
+ public:
+  DatabaseBuilder();
+  ~DatabaseBuilder();
+  DatabaseBuilder(const DatabaseBuilder&) = delete;
+  DatabaseBuilder& operator=(const DatabaseBuilder&) = delete;
+
+  // Adds a signature file (format chosen by extension, as ClamAV does) or every
+  // supported file of a directory (sorted by name, not recursive).
+  // Per-signature problems go to the report; an error is returned only when the
+  // path itself cannot be read or holds no supported database.
+  Status AddPath(const std::filesystem::path& path);
+  // Adds in-memory source text; `name` carries the extension ("builtin.ndb").
+  // `official` sources are reported without the ".UNOFFICIAL" suffix.
+  Status AddSource(std::string_view name, std::string_view content, bool official);
+
+  // Keeps compiled pattern databases in `dir`, keyed by the content hash of the
+  // sources and the library versions, so the next Build() with the same signatures
+  // skips compilation. A cache file that is corrupt, from another version or for
+  // another CPU is detected, ignored and replaced; it is never trusted unchecked.
+  void SetCacheDirectory(std::filesystem::path dir);
+
+  // Compiles everything added so far. The builder may not be reused afterwards.
+  Result<std::shared_ptr<const Database>> Build();
+
+  const LoadReport& report() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Immutable compiled signatures. Thread-safe for concurrent Scanners.
+class Database {
+ public:
+  ~Database();
+  const LoadReport& report() const;
+  // Hex SHA-256 over the names and contents of every source, in load order.
+  const std::string& identity() const;
+
+  struct Impl;
+  explicit Database(std::unique_ptr<Impl> impl);
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Per-thread scanner. Not thread-safe; create one per worker.
+class Scanner {
+ public:
+  explicit Scanner(std::shared_ptr<const Database> db);
+  ~Scanner();
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  // Scans one layer of bytes (a file or an extracted member) and replaces *out with
+  // every signature that matches (clamscan --allmatch), sorted by engine then name,
+  // after the allow (.fp/.sfp) and ignore (.ign2) lists are applied.
+  Status Scan(std::span<const uint8_t> data, const ScanContext& context,
+              std::vector<Detection>* out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// avkey's own signatures compiled into the binary (EICAR, the ClamAV test file,
+// a few YARA rules for test artefacts): a scan works with no --db.
+Status AddBuiltinSignatures(DatabaseBuilder* builder);
+
+// Library versions linked in: "vectorscan 5.4.9, libyara 4.2.3, ...".
+std::string LibraryVersions();
+
+}  // namespace avkey::engine

@@ -1,0 +1,104 @@
+// ClamAV body (hex) patterns: parsing, anchor selection and exact verification.
+// Internal to the engine.
+//
+// A pattern is compiled into a token sequence. Vectorscan searches only for its
+// *anchor* (the longest run of exact bytes); each anchor hit is then verified by
+// matching the tokens after the anchor forwards and the tokens before it backwards.
+// The two sides are independent given the anchor position, so verification costs
+// one bounded walk each way, not a search from every possible start.
+#pragma once
+
+#include <bitset>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "avkey/engine/status.h"
+
+namespace avkey::engine {
+
+inline constexpr uint32_t kUnbounded = std::numeric_limits<uint32_t>::max();
+
+struct Token {
+  enum class Kind : uint8_t {
+    kBytes,       // value/mask run (exact bytes, ??, nibbles)
+    kSet,         // one byte in set (covers (aa|bb) and !(aa|bb))
+    kAltFixed,    // one of several same-length byte strings (or none of them, negated)
+    kAltGeneric,  // alternatives of different lengths (each a token sequence)
+    kGap,         // min..max arbitrary bytes
+    kBoundary,    // (B) at an edge: zero-width, the outside neighbour is a delimiter
+    kWordEdge,    // (W) at an edge: zero-width, the outside neighbour is not alphanumeric
+    kLine,        // (L): zero-width, at file start/end or next to LF / CRLF
+  };
+  Kind kind = Kind::kBytes;
+  bool negated = false;
+  uint32_t min = 0, max = 0;          // kGap
+  bool soft = false;                  // kGap from [x-y]: does not split the pattern into parts
+  std::vector<uint8_t> value, mask;   // kBytes; kAltFixed: concatenated alternatives
+  uint32_t alt_len = 0;               // kAltFixed: length of each alternative
+  std::bitset<256> set;               // kSet
+  std::vector<std::vector<Token>> alts;  // kAltGeneric
+  // kBoundary/kLine: which side of the position is checked (left = the byte before).
+  bool check_left = false, check_right = false;
+};
+
+using TokenSeq = std::vector<Token>;
+
+struct PatternOptions {
+  bool nocase = false;    // ::i
+  bool wide = false;      // ::w — each byte followed by 0x00 (wildcards not widened)
+  bool fullword = false;  // ::f (with ::w, the neighbours are wide characters)
+};
+
+// Parses ClamAV hex-signature syntax. Errors name the problem and position.
+Result<TokenSeq> ParseHexPattern(std::string_view text);
+// Widens a pattern (::w): each concrete byte becomes byte, 0x00.
+TokenSeq WidenPattern(const TokenSeq& seq);
+
+// A pattern ready for matching: anchor literal + the two sides.
+class BodyPattern {
+ public:
+  // Splits at the longest exact run; fails when the pattern has no part with two
+  // consecutive static bytes (ClamAV: "Can't find a static subpattern of length 2").
+  static Result<BodyPattern> Compile(TokenSeq seq, const PatternOptions& options);
+
+  // The literal Vectorscan searches for.
+  const std::string& anchor() const { return anchor_; }
+  bool nocase() const { return options_.nocase; }
+  // Minimum and maximum total length (max = kUnbounded when it has * or {n-}).
+  uint64_t min_length() const { return min_len_; }
+
+  // State reused across verifications (failure memo); one per thread.
+  struct Scratch {
+    std::unordered_set<uint64_t> memo;   // failed (token, position) states of bounded gaps
+    // Per top-level unbounded gap: it failed from this position, so it fails from
+    // every position further on (forwards) or further back (backwards).
+    std::vector<uint64_t> gap_fail;
+    uint64_t steps = 0;
+  };
+
+  // Given an anchor hit ending at `anchor_end`, tells whether the whole pattern
+  // matches with its start in [first, last]. On success *start is the latest such start.
+  bool VerifyAt(std::span<const uint8_t> data, uint64_t anchor_end, uint64_t first,
+                uint64_t last, Scratch* scratch, uint64_t* start = nullptr) const;
+  // Tries every start in [first, last] directly (for offset-anchored signatures).
+  // Returns the number of starts that match, stopping after `limit`.
+  // *first_start (if given) receives the first matching start.
+  uint32_t MatchWindow(std::span<const uint8_t> data, uint64_t first, uint64_t last,
+                       uint32_t limit, Scratch* scratch, uint64_t* first_start = nullptr) const;
+
+ private:
+  TokenSeq forward_;   // whole pattern (for MatchWindow)
+  TokenSeq suffix_;    // tokens after the anchor
+  TokenSeq prefix_;    // tokens before the anchor, reversed
+  std::string anchor_;
+  PatternOptions options_;
+  uint64_t min_len_ = 0;
+  bool has_gaps_ = false;
+};
+
+}  // namespace avkey::engine

@@ -1,0 +1,502 @@
+// DatabaseBuilder: reads ClamAV databases and YARA rules, compiles one Database.
+#include <fmt/format.h>
+#include <archive.h>
+#include <hs/hs.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <yara.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <unordered_map>
+
+#include "avkey/engine/engine.h"
+#include "engine/cvd.h"
+#include "engine/database_impl.h"
+#include "engine/pattern_cache.h"
+
+namespace avkey::engine {
+namespace {
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == sep) {
+      out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+bool ParseU32(std::string_view s, uint32_t* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+bool ParseU64(std::string_view s, uint64_t* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+std::string LowerExtension(std::string_view name) {
+  auto slash = name.find_last_of('/');
+  std::string_view base = slash == std::string_view::npos ? name : name.substr(slash + 1);
+  auto dot = base.find_last_of('.');
+  if (dot == std::string_view::npos) return "";
+  std::string ext(base.substr(dot + 1));
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+std::string Md5Hex(std::string_view text) {
+  unsigned char md[16];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_md5(), nullptr);
+  return fmt::format("{:02x}", fmt::join(md, md + 16, ""));
+}
+
+// The optional trailing "min_flevel[:max_flevel]" fields: true when this engine qualifies.
+Result<bool> FlevelApplies(const std::vector<std::string_view>& f, size_t first) {
+  uint32_t min = 0, max = UINT32_MAX;
+  if (f.size() > first && !f[first].empty() && !ParseU32(f[first], &min)) return Fail("bad minimum FLEVEL");
+  if (f.size() > first + 1 && !f[first + 1].empty() && !ParseU32(f[first + 1], &max))
+    return Fail("bad maximum FLEVEL");
+  return min <= kFlevel && kFlevel <= max;
+}
+
+// EP and section offsets only make sense for executable targets (ClamAV refuses them elsewhere).
+bool IsExeTarget(TargetType t) {
+  return t == TargetType::kPE || t == TargetType::kELF || t == TargetType::kMachO;
+}
+
+bool IsSupportedExtension(const std::string& ext) {
+  static const char* kExts[] = {"hdb", "hsb", "mdb", "msb", "ndb", "ldb", "fp",  "sfp", "ign",
+                                "ign2", "cvd", "cld", "cud", "yar", "yara", "yarc"};
+  return std::find_if(std::begin(kExts), std::end(kExts), [&](const char* e) { return ext == e; }) !=
+         std::end(kExts);
+}
+
+}  // namespace
+
+const char* EngineName(EngineKind kind) {
+  switch (kind) {
+    case EngineKind::kHash: return "hash";
+    case EngineKind::kBody: return "body";
+    case EngineKind::kLogical: return "logical";
+    case EngineKind::kYara: return "yara";
+  }
+  return "?";
+}
+
+struct DatabaseBuilder::Impl {
+  std::unique_ptr<Database::Impl> db = std::make_unique<Database::Impl>();
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> identity{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+  // Ignored names (.ign/.ign2): name -> md5 of the DB line, or empty for "any line".
+  std::unordered_multimap<std::string, std::string> ignores;
+  YaraCompiler yara;
+  std::filesystem::path cache_dir;
+  bool yara_unofficial = false;
+  bool built = false;
+
+  LoadReport& report() { return db->report; }
+
+  void Problem(std::string_view file, uint64_t line, std::string reason) {
+    db->report.problems.push_back({std::string(file), line, std::move(reason)});
+  }
+
+  // True when `name` (as written in the DB) is on the ignore list for this line.
+  bool Ignored(std::string_view name, std::string_view line) {
+    auto [lo, hi] = ignores.equal_range(std::string(name));
+    for (auto it = lo; it != hi; ++it)
+      if (it->second.empty() || it->second == Md5Hex(line)) return true;
+    return false;
+  }
+
+  uint32_t AddSig(std::string_view name, EngineKind engine, bool official) {
+    db->sigs.push_back({std::string(name) + (official ? "" : ".UNOFFICIAL"), engine});
+    return static_cast<uint32_t>(db->sigs.size() - 1);
+  }
+
+  Status LoadText(std::string_view file, std::string_view content, bool official);
+  void LoadHashLine(std::string_view file, uint64_t n, std::string_view line, bool official, bool section,
+                    bool allow);
+  void LoadNdbLine(std::string_view file, uint64_t n, std::string_view line, bool official);
+  void LoadLdbLine(std::string_view file, uint64_t n, std::string_view line, bool official);
+  Status AddBody(std::string_view pattern_text, const PatternOptions& options, bool wide_and_ascii,
+                 const SigOffset& offset, TargetType target, uint32_t sig, int32_t subsig);
+};
+
+Status DatabaseBuilder::Impl::AddBody(std::string_view text, const PatternOptions& options,
+                                      bool wide_and_ascii, const SigOffset& offset, TargetType target,
+                                      uint32_t sig, int32_t subsig) {
+  auto seq = ParseHexPattern(text);
+  if (!seq) return Status::Error(seq.error());
+  std::vector<TokenSeq> variants;
+  if (options.wide) {
+    variants.push_back(WidenPattern(*seq));
+    if (wide_and_ascii) variants.push_back(std::move(*seq));
+  } else {
+    variants.push_back(std::move(*seq));
+  }
+  std::vector<Body> out;
+  for (auto& v : variants) {
+    auto pattern = BodyPattern::Compile(std::move(v), options);
+    if (!pattern) return Status::Error(pattern.error());
+    Body b{std::move(*pattern), offset, target, sig, subsig, false};
+    // Offsets pinned to a small window are checked directly: cheaper than a
+    // Vectorscan literal that would fire all over the file.
+    b.direct = !offset.anywhere() && offset.kind != SigOffset::Kind::kSectionEntire && offset.shift <= 64;
+    out.push_back(std::move(b));
+  }
+  for (auto& b : out) {
+    if (b.offset.needs_exe()) db->needs_exe = true;
+    db->bodies.push_back(std::move(b));
+  }
+  return Status::Ok();
+}
+
+void DatabaseBuilder::Impl::LoadHashLine(std::string_view file, uint64_t n, std::string_view line,
+                                         bool official, bool section, bool allow) {
+  auto f = Split(line, ':');
+  if (f.size() < 3 || f.size() > 5) return Problem(file, n, "expected HASH:SIZE:NAME[:MINFL[:MAXFL]]");
+  std::string_view hash = section ? f[1] : f[0], size_text = section ? f[0] : f[1], name = f[2];
+  if (name.empty()) return Problem(file, n, "empty signature name");
+  auto digest = ParseHexDigest(hash);
+  if (!digest) return Problem(file, n, digest.error());
+  uint64_t size = kAnySize;
+  if (size_text == "*") {
+    uint32_t min = 0;
+    if (f.size() < 4 || !ParseU32(f[3], &min) || min < 73)
+      return Problem(file, n, "Minimum FLEVEL field must be at least 73 for wildcard size hash signatures");
+  } else if (!ParseU64(size_text, &size) || size == 0) {
+    return Problem(file, n, "bad size '" + std::string(size_text) + "'");
+  }
+  auto applies = FlevelApplies(f, 3);
+  if (!applies) return Problem(file, n, applies.error());
+  if (!*applies) {
+    ++report().flevel_skipped;
+    return;
+  }
+  if (Ignored(name, line)) return;
+  if (allow) {
+    db->allow.Add(digest->first, digest->second, size, 0);
+    ++report().allow;
+    return;
+  }
+  uint32_t sig = AddSig(name, EngineKind::kHash, official);
+  if (section) {
+    db->section_hashes.Add(digest->first, digest->second, size, sig);
+    db->needs_exe = true;
+    ++report().section_hash;
+  } else {
+    db->hashes.Add(digest->first, digest->second, size, sig);
+    ++report().hash;
+  }
+}
+
+void DatabaseBuilder::Impl::LoadNdbLine(std::string_view file, uint64_t n, std::string_view line,
+                                        bool official) {
+  auto f = Split(line, ':');
+  if (f.size() < 4 || f.size() > 6)
+    return Problem(file, n, "expected Name:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]");
+  if (f[0].empty()) return Problem(file, n, "empty signature name");
+  uint32_t target = 0;
+  if (!ParseU32(f[1], &target) || target > 13)
+    return Problem(file, n, "bad target type '" + std::string(f[1]) + "'");
+  auto offset = ParseOffset(f[2]);
+  if (!offset) return Problem(file, n, offset.error());
+  if (offset->needs_exe() && !IsExeTarget(static_cast<TargetType>(target)))
+    return Problem(file, n, "Invalid offset type for target " + std::to_string(target));
+  auto applies = FlevelApplies(f, 4);
+  if (!applies) return Problem(file, n, applies.error());
+  if (!*applies) {
+    ++report().flevel_skipped;
+    return;
+  }
+  if (Ignored(f[0], line)) return;
+  // Reserve the name only once the pattern compiles.
+  uint32_t sig = static_cast<uint32_t>(db->sigs.size());
+  Status s = AddBody(f[3], PatternOptions{}, false, *offset, static_cast<TargetType>(target), sig, -1);
+  if (!s.ok()) return Problem(file, n, s.message());
+  AddSig(f[0], EngineKind::kBody, official);
+  ++report().body;
+}
+
+void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::string_view line,
+                                        bool official) {
+  auto parsed = ParseLdbLine(line);
+  if (!parsed) return Problem(file, n, parsed.error());
+  LdbSignature& ldb = *parsed;
+  if (ldb.tdb.engine && !ldb.tdb.engine->Contains(kFlevel)) {
+    ++report().flevel_skipped;
+    return;
+  }
+  if (ldb.tdb.icon_group) return Problem(file, n, "IconGroup needs .idb icon databases (not supported)");
+  if (ldb.tdb.container || ldb.tdb.intermediates)
+    return Problem(file, n, "Container/Intermediates conditions are not supported yet");
+  if (ldb.tdb.handler_type) return Problem(file, n, "HandlerType is not supported");
+  if (Ignored(ldb.name, line)) return;
+  bool has_pcre = false, has_byte_compare = false;
+  const uint32_t logical_index = static_cast<uint32_t>(db->logicals.size());
+  const size_t bodies_before = db->bodies.size();
+  const bool needs_exe_before = db->needs_exe;
+  for (size_t i = 0; i < ldb.subsigs.size(); ++i) {
+    const LdbSubsig& ss = ldb.subsigs[i];
+    Status s;
+    switch (ss.kind) {
+      case LdbSubsig::Kind::kBody:
+        if (ss.offset.needs_exe() && !IsExeTarget(ldb.tdb.target.value_or(TargetType::kAny))) {
+          s = Status::Error("Invalid offset type for target " +
+                            std::to_string(static_cast<int>(ldb.tdb.target.value_or(TargetType::kAny))));
+          break;
+        }
+        s = AddBody(ss.pattern, PatternOptions{ss.nocase, ss.wide, ss.fullword}, ss.wide && ss.ascii,
+                    ss.offset, ldb.tdb.target.value_or(TargetType::kAny), logical_index,
+                    static_cast<int32_t>(i));
+        break;
+      case LdbSubsig::Kind::kPcre:
+        has_pcre = true;
+        if (ss.offset.needs_exe()) db->needs_exe = true;
+        break;
+      case LdbSubsig::Kind::kByteCompare:
+        has_byte_compare = true;
+        break;
+      case LdbSubsig::Kind::kMacro:
+        s = Status::Error("macro subsignatures are not supported");
+        break;
+      case LdbSubsig::Kind::kFuzzyImage:
+        s = Status::Error("fuzzy image hashes are not supported");
+        break;
+    }
+    if (!s.ok()) {
+      db->bodies.resize(bodies_before);
+      db->needs_exe = needs_exe_before;
+      return Problem(file, n, fmt::format("subsignature {}: {}", i, s.message()));
+    }
+  }
+  if (ldb.tdb.entry_point || ldb.tdb.number_of_sections) db->needs_exe = true;
+  const uint32_t count_base = db->subsig_slots;
+  db->subsig_slots += static_cast<uint32_t>(ldb.subsigs.size());
+  const uint32_t sig = AddSig(ldb.name, EngineKind::kLogical, official);
+  db->logicals.push_back(Logical{std::move(ldb), sig, count_base, has_pcre, has_byte_compare});
+  ++report().logical;
+}
+
+Status DatabaseBuilder::Impl::LoadText(std::string_view file, std::string_view content, bool official) {
+  const std::string ext = LowerExtension(file);
+  db->report.files.emplace_back(file);
+  EVP_DigestUpdate(identity.get(), file.data(), file.size());
+  EVP_DigestUpdate(identity.get(), "\0", 1);
+  EVP_DigestUpdate(identity.get(), content.data(), content.size());
+  EVP_DigestUpdate(identity.get(), "\0", 1);
+
+  if (ext == "cvd" || ext == "cld" || ext == "cud") {
+    auto members = ReadCvd(file, content);
+    if (!members) {
+      Problem(file, 0, members.error());
+      return Status::Ok();
+    }
+    // Ignore lists first so they apply to the whole container.
+    std::stable_sort(members->files.begin(), members->files.end(), [](const auto& a, const auto& b) {
+      auto rank = [](const std::string& n) { auto e = LowerExtension(n); return (e == "ign" || e == "ign2") ? 0 : 1; };
+      return rank(a.name) < rank(b.name);
+    });
+    for (const auto& m : members->files) {
+      if (!IsSupportedExtension(LowerExtension(m.name))) continue;
+      Status s = LoadText(std::string(file) + "//" + m.name, m.content, members->verified);
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+  if (ext == "yar" || ext == "yara") {
+    auto slash = file.find_last_of('/');
+    std::string_view base = slash == std::string_view::npos ? file : file.substr(slash + 1);
+    report().yara += yara.AddSource(file, base, content, &db->report.problems);
+    if (!official) yara_unofficial = true;
+    return Status::Ok();
+  }
+  if (ext == "yarc") {
+    auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(content.data()), content.size());
+    yara.AddCompiled(file, bytes, &db->report.problems);
+    if (!official) yara_unofficial = true;
+    return Status::Ok();
+  }
+  uint64_t n = 0;
+  size_t pos = 0;
+  while (pos < content.size()) {
+    size_t eol = content.find('\n', pos);
+    if (eol == std::string_view::npos) eol = content.size();
+    std::string_view line = content.substr(pos, eol - pos);
+    pos = eol + 1;
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) {
+      Problem(file, n, "blank line");
+      continue;
+    }
+    if (line[0] == '#') continue;  // clamscan skips comment lines in its text formats
+    if (ext == "hdb" || ext == "hsb") {
+      LoadHashLine(file, n, line, official, false, false);
+    } else if (ext == "mdb" || ext == "msb") {
+      LoadHashLine(file, n, line, official, true, false);
+    } else if (ext == "fp" || ext == "sfp") {
+      LoadHashLine(file, n, line, official, false, true);
+    } else if (ext == "ndb") {
+      LoadNdbLine(file, n, line, official);
+    } else if (ext == "ldb") {
+      LoadLdbLine(file, n, line, official);
+    } else if (ext == "ign" || ext == "ign2") {
+      // .ign2: "Name" or "Name:md5-of-db-line"; .ign (old): "db:line:Name".
+      auto f = Split(line, ':');
+      if (ext == "ign" && f.size() >= 3) {
+        ignores.emplace(std::string(f[2]), "");
+      } else if (f.size() == 1 || (f.size() >= 2 && f[1].size() == 32)) {
+        // clamscan accepts and ignores fields after the MD5.
+        ignores.emplace(std::string(f[0]), f.size() >= 2 ? std::string(f[1]) : "");
+      } else {
+        Problem(file, n, "expected Name or Name:MD5");
+        continue;
+      }
+      ++report().ignore;
+    } else {
+      return Status::Error(std::string(file) + ": unsupported database type '." + ext + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+DatabaseBuilder::DatabaseBuilder() : impl_(std::make_unique<Impl>()) {
+  EVP_DigestInit_ex(impl_->identity.get(), EVP_sha256(), nullptr);
+}
+DatabaseBuilder::~DatabaseBuilder() = default;
+
+const LoadReport& DatabaseBuilder::report() const { return impl_->db->report; }
+
+void DatabaseBuilder::SetCacheDirectory(std::filesystem::path dir) { impl_->cache_dir = std::move(dir); }
+
+Status DatabaseBuilder::AddSource(std::string_view name, std::string_view content, bool official) {
+  if (impl_->built) return Status::Error("DatabaseBuilder used after Build()");
+  if (!IsSupportedExtension(LowerExtension(name)))
+    return Status::Error(std::string(name) + ": not a supported signature database type");
+  return impl_->LoadText(name, content, official);
+}
+
+Status DatabaseBuilder::AddPath(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto read = [](const std::filesystem::path& p, std::string* out) -> bool {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    *out = std::move(ss).str();
+    return !in.bad();
+  };
+  if (std::filesystem::is_directory(path, ec)) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
+      if (!entry.is_regular_file(ec)) continue;
+      if (IsSupportedExtension(LowerExtension(entry.path().string()))) files.push_back(entry.path());
+    }
+    if (ec) return Status::Error(path.string() + ": " + ec.message());
+    if (files.empty()) return Status::Error(path.string() + ": no supported database files found");
+    // Ignore lists first (they apply to what loads after them), then by name.
+    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
+      auto rank = [](const std::filesystem::path& p) {
+        auto e = LowerExtension(p.string());
+        return (e == "ign" || e == "ign2") ? 0 : 1;
+      };
+      return std::make_pair(rank(a), a.filename().string()) < std::make_pair(rank(b), b.filename().string());
+    });
+    for (const auto& f : files) {
+      std::string content;
+      if (!read(f, &content)) return Status::Error(f.string() + ": cannot read");
+      Status s = AddSource(f.string(), content, false);
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+  if (!std::filesystem::exists(path, ec)) return Status::Error(path.string() + ": no such file or directory");
+  std::string content;
+  if (!read(path, &content)) return Status::Error(path.string() + ": cannot read");
+  return AddSource(path.string(), content, false);
+}
+
+Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
+  if (impl_->built) return Fail("DatabaseBuilder::Build() called twice");
+  impl_->built = true;
+  Database::Impl& db = *impl_->db;
+
+  unsigned char md[32];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(impl_->identity.get(), md, &len);
+  db.identity = fmt::format("{:02x}", fmt::join(md, md + 32, ""));
+
+  // Vectorscan: one literal per body that is not checked directly.
+  std::vector<const char*> exprs;
+  std::vector<size_t> lens;
+  std::vector<unsigned> flags, ids;
+  for (uint32_t i = 0; i < db.bodies.size(); ++i) {
+    const Body& b = db.bodies[i];
+    if (b.direct) {
+      db.direct_bodies.push_back(i);
+      continue;
+    }
+    exprs.push_back(b.pattern.anchor().data());
+    lens.push_back(b.pattern.anchor().size());
+    flags.push_back(b.pattern.nocase() ? HS_FLAG_CASELESS : 0);
+    ids.push_back(static_cast<unsigned>(db.hs_ids.size()));
+    db.hs_ids.push_back(i);
+  }
+  if (!exprs.empty()) {
+    const std::string key = fmt::format("{}-{}", db.identity.substr(0, 32), exprs.size());
+    if (!impl_->cache_dir.empty()) {
+      auto cached = LoadCachedVectorscan(impl_->cache_dir, key, db.identity);
+      if (cached) {
+        db.hs_db = std::move(*cached);
+        db.report.cache_state = "hit";
+      } else {
+        db.report.cache_state = cached.error();
+      }
+    }
+    if (!db.hs_db) {
+      hs_database_t* hdb = nullptr;
+      hs_compile_error_t* err = nullptr;
+      if (hs_compile_lit_multi(exprs.data(), flags.data(), ids.data(), lens.data(),
+                               static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &hdb,
+                               &err) != HS_SUCCESS) {
+        std::string msg = err && err->message ? err->message : "unknown error";
+        hs_free_compile_error(err);
+        return Fail("Vectorscan compile failed: " + msg);
+      }
+      db.hs_db.reset(hdb);
+      if (!impl_->cache_dir.empty()) {
+        Status st = StoreCachedVectorscan(impl_->cache_dir, key, db.identity, db.hs_db.get());
+        if (!st.ok()) db.report.problems.push_back({impl_->cache_dir.string(), 0, "cache not written: " + st.message()});
+      }
+    }
+  }
+  auto yara = impl_->yara.Build();
+  if (!yara) return Fail("YARA: " + yara.error());
+  db.yara = *yara;
+  db.yara_suffix = impl_->yara_unofficial ? ".UNOFFICIAL" : "";
+  return std::shared_ptr<const Database>(std::make_shared<Database>(std::move(impl_->db)));
+}
+
+Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Database::~Database() = default;
+const LoadReport& Database::report() const { return impl_->report; }
+const std::string& Database::identity() const { return impl_->identity; }
+
+std::string LibraryVersions() {
+  return fmt::format("vectorscan {}, libyara {}, {}, {}", hs_version(), YR_VERSION, archive_version_string(),
+                     OpenSSL_version(OPENSSL_VERSION));
+}
+
+}  // namespace avkey::engine

@@ -1,0 +1,74 @@
+// The compiled form of a Database, shared by the builder and the scanner. Internal.
+#pragma once
+
+#include <hs/hs.h>
+
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "avkey/engine/engine.h"
+#include "engine/body_pattern.h"
+#include "engine/hash_index.h"
+#include "engine/ldb.h"
+#include "engine/offset.h"
+#include "engine/yara_rules.h"
+
+namespace avkey::engine {
+
+// ClamAV functionality level we implement signatures for (clamscan 1.4.6 runs 216).
+inline constexpr uint32_t kFlevel = 216;
+
+struct HsDatabaseDeleter {
+  void operator()(hs_database_t* db) const { hs_free_database(db); }
+};
+using HsDatabasePtr = std::unique_ptr<hs_database_t, HsDatabaseDeleter>;
+struct HsScratchDeleter {
+  void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
+};
+using HsScratchPtr = std::unique_ptr<hs_scratch_t, HsScratchDeleter>;
+
+// A reported signature.
+struct SigInfo {
+  std::string name;  // as reported (with ".UNOFFICIAL" where due)
+  EngineKind engine;
+};
+
+// One body pattern: an .ndb signature or one variant of an .ldb body subsignature.
+struct Body {
+  BodyPattern pattern;
+  SigOffset offset;
+  TargetType target = TargetType::kAny;
+  uint32_t sig = 0;        // .ndb: index into sigs; .ldb: index into logicals
+  int32_t subsig = -1;     // -1 for .ndb; subsignature index for .ldb
+  bool direct = false;     // verified at its offset window without Vectorscan
+};
+
+struct Logical {
+  LdbSignature ldb;
+  uint32_t sig;            // index into sigs
+  uint32_t count_base;     // first slot in the scanner's per-subsig arrays
+  bool has_pcre;
+  bool has_byte_compare;
+};
+
+struct Database::Impl {
+  LoadReport report;
+  std::string identity;
+  std::vector<SigInfo> sigs;
+  HashIndex hashes;        // whole-layer hashes (.hdb .hsb)
+  HashIndex section_hashes;  // PE section hashes (.mdb .msb)
+  HashIndex allow;         // .fp .sfp
+  std::vector<Body> bodies;
+  std::vector<uint32_t> direct_bodies;   // indexes of bodies with direct == true
+  std::vector<uint32_t> hs_ids;          // Vectorscan id -> body index
+  HsDatabasePtr hs_db;
+  std::vector<Logical> logicals;
+  uint32_t subsig_slots = 0;             // total subsignatures over all logicals
+  std::shared_ptr<const YaraRules> yara;
+  bool needs_exe = false;                // some signature uses EP/S offsets or section hashes
+  std::string yara_suffix;               // ".UNOFFICIAL" when YARA rules came from plain files
+};
+
+}  // namespace avkey::engine

@@ -1,0 +1,188 @@
+// Black-box tests of the engine's public contract (include/avkey/engine/engine.h).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "avkey/engine/engine.h"
+
+namespace avkey::engine {
+namespace {
+
+std::vector<uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
+
+// Builds a database from (name, text) sources and returns it, failing the test on error.
+std::shared_ptr<const Database> Db(std::initializer_list<std::pair<const char*, const char*>> sources,
+                                   LoadReport* report = nullptr) {
+  DatabaseBuilder b;
+  for (auto [n, t] : sources) EXPECT_TRUE(b.AddSource(n, t, false).ok()) << n;
+  auto db = b.Build();
+  EXPECT_TRUE(db.has_value()) << (db ? "" : db.error());
+  if (report) *report = (*db)->report();
+  return *db;
+}
+
+std::vector<std::string> Names(const std::shared_ptr<const Database>& db, const std::vector<uint8_t>& data) {
+  Scanner s(db);
+  std::vector<Detection> out;
+  EXPECT_TRUE(s.Scan(data, {}, &out).ok());
+  std::vector<std::string> names;
+  for (auto& d : out) names.push_back(d.name);
+  return names;
+}
+
+using ::testing::ElementsAre;
+
+TEST(Engine, HashBySizeAndType) {
+  // Digests of "abcdefgh"; upper-case hex loads too.
+  auto db = Db({{"t.hdb",
+                 "e8dc4081b13434b45189a720b77b6818:8:Md5Sig\n"
+                 "425AF12A0743502B322E93A015BCF868E324D56A:8:Sha1Sig\n"
+                 "e8dc4081b13434b45189a720b77b6818:9:WrongSize\n"},
+                {"t.hsb", "9c56cc51b374c3ba189210d5b6d4bf57790d351c96c47c02190ecf1e430635ab:*:AnySize:73\n"}});
+  EXPECT_EQ(Names(db, Bytes("abcdefgh")),
+            (std::vector<std::string>{"AnySize.UNOFFICIAL", "Md5Sig.UNOFFICIAL", "Sha1Sig.UNOFFICIAL"}));
+  EXPECT_TRUE(Names(db, Bytes("abcdefgi")).empty());
+}
+
+TEST(Engine, WildcardSizeNeedsFlevel73) {
+  LoadReport r;
+  auto db = Db({{"t.hdb", "900150983cd24fb0d6963f7d28e17f72:*:NoFlevel\n"}}, &r);
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].line, 1u);
+  EXPECT_NE(r.problems[0].reason.find("at least 73"), std::string::npos);
+  EXPECT_EQ(r.hash, 0u);
+}
+
+TEST(Engine, BodyPatternTokens) {
+  // Inputs are longer than 5 bytes: clamscan does not scan smaller layers.
+  auto db = Db({{"t.ndb",
+                 "Plain:0:*:41424344\n"
+                 "Wild:0:*:4142??44\n"
+                 "Nibble:0:*:4142a?4?44\n"
+                 "Star:0:*:414243*58595a\n"
+                 "Range:0:*:414243{1-3}58595a\n"
+                 "Alt:0:*:4142(43|44|45)\n"
+                 "NegAlt:0:*:4142!(43|44)\n"
+                 "Fixed:0:*:4142(4344|5859)\n"
+                 "Generic:0:*:4142(43|4455)46\n"}});
+  EXPECT_THAT(Names(db, Bytes("xxABCDxx")),
+              ElementsAre("Alt.UNOFFICIAL", "Fixed.UNOFFICIAL", "Plain.UNOFFICIAL", "Wild.UNOFFICIAL"));
+  EXPECT_THAT(Names(db, Bytes("ABC..XYZ")), ElementsAre("Alt.UNOFFICIAL", "Range.UNOFFICIAL", "Star.UNOFFICIAL"));
+  EXPECT_THAT(Names(db, Bytes("ABC....XYZ")), ElementsAre("Alt.UNOFFICIAL", "Star.UNOFFICIAL"));
+  EXPECT_THAT(Names(db, Bytes("..ABDUF")), ElementsAre("Alt.UNOFFICIAL", "Generic.UNOFFICIAL"));
+  EXPECT_THAT(Names(db, Bytes("...ABZ")), ElementsAre("NegAlt.UNOFFICIAL"));
+  EXPECT_THAT(Names(db, Bytes("..AB\xa7" "E" "D")), ElementsAre("NegAlt.UNOFFICIAL", "Nibble.UNOFFICIAL"));
+}
+
+TEST(Engine, Offsets) {
+  auto db = Db({{"t.ndb",
+                 "At2:0:2:414243\n"
+                 "Shift:0:1,2:414243\n"
+                 "Eof:0:EOF-4:41424344\n"
+                 "Anchored:0:0:414243\n"}});
+  EXPECT_THAT(Names(db, Bytes("..ABCDEF")), ElementsAre("At2.UNOFFICIAL", "Shift.UNOFFICIAL"));
+  EXPECT_THAT(Names(db, Bytes("..ABCD")), ElementsAre("At2.UNOFFICIAL", "Eof.UNOFFICIAL", "Shift.UNOFFICIAL"));
+  EXPECT_THAT(Names(db, Bytes("ABCDEF")), ElementsAre("Anchored.UNOFFICIAL"));
+  EXPECT_THAT(Names(db, Bytes("....ABCDEF")), ElementsAre());
+}
+
+TEST(Engine, RejectsPatternWithoutTwoStaticBytes) {
+  LoadReport r;
+  auto db = Db({{"t.ndb", "Bad:0:*:41??43\nGood:0:*:4142??4344\n\n# a comment\n"}}, &r);
+  ASSERT_EQ(r.problems.size(), 2u);
+  EXPECT_EQ(r.problems[0].line, 1u);
+  EXPECT_NE(r.problems[0].reason.find("static subpattern of length 2"), std::string::npos);
+  EXPECT_EQ(r.problems[1].line, 3u);
+  EXPECT_EQ(r.problems[1].reason, "blank line");
+  EXPECT_EQ(r.body, 1u);
+}
+
+TEST(Engine, TargetTypeFiltersPe) {
+  auto db = Db({{"t.ndb", "PeOnly:1:*:41424344\nAny:0:*:41424344\n"}});
+  EXPECT_THAT(Names(db, Bytes("..ABCD..")), ElementsAre("Any.UNOFFICIAL"));
+}
+
+TEST(Engine, IgnoreListAndAllowList) {
+  // md5("..ABCDEFGH..") = 9ef35010b136d9f33f74536324c0939f
+  auto db = Db({{"t.ign2", "Gone\n"}, {"t.ndb", "Gone:0:*:414243\nKept:0:*:444546\n"}});
+  EXPECT_THAT(Names(db, Bytes("..ABCDEFGH..")), ElementsAre("Kept.UNOFFICIAL"));
+  auto db2 = Db({{"t.ndb", "Kept:0:*:444546\n"}, {"t.fp", "9ef35010b136d9f33f74536324c0939f:12:Allowed\n"}});
+  EXPECT_THAT(Names(db2, Bytes("..ABCDEFGH..")), ElementsAre());
+  EXPECT_THAT(Names(db2, Bytes("..ABCDEFGH.")), ElementsAre("Kept.UNOFFICIAL"));
+}
+
+TEST(Engine, BuiltinSignaturesDetectEicar) {
+  DatabaseBuilder b;
+  ASSERT_TRUE(AddBuiltinSignatures(&b).ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  EXPECT_TRUE((*db)->report().problems.empty());
+  std::string eicar = std::string("X5O!P%@AP[4\\PZX54(P^)7CC)7}$") + "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+  EXPECT_THAT(Names(*db, Bytes(eicar + "\n")), ElementsAre("avkey.Test.EICAR"));
+  EXPECT_THAT(Names(*db, Bytes(" " + eicar)), ElementsAre());
+  std::ifstream in("/usr/share/clamav-testfiles/clam.exe", std::ios::binary);
+  if (in) {
+    std::vector<uint8_t> clam((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_THAT(Names(*db, clam), ElementsAre("avkey.Test.ClamAV-Test-File"));
+  }
+}
+
+TEST(Engine, IdentityDependsOnContent) {
+  DatabaseBuilder a, b, c;
+  ASSERT_TRUE(a.AddSource("x.ndb", "A:0:*:4142\n", false).ok());
+  ASSERT_TRUE(b.AddSource("x.ndb", "A:0:*:4142\n", false).ok());
+  ASSERT_TRUE(c.AddSource("x.ndb", "A:0:*:4143\n", false).ok());
+  auto da = a.Build(), db = b.Build(), dc = c.Build();
+  EXPECT_EQ((*da)->identity(), (*db)->identity());
+  EXPECT_NE((*da)->identity(), (*dc)->identity());
+  EXPECT_EQ((*da)->identity().size(), 64u);
+}
+
+TEST(Engine, UnsupportedTypeIsAnError) {
+  DatabaseBuilder b;
+  EXPECT_FALSE(b.AddSource("x.txt", "hello", false).ok());
+  EXPECT_FALSE(b.AddPath("/nonexistent/path.ndb").ok());
+}
+
+}  // namespace
+}  // namespace avkey::engine
+
+namespace avkey::engine {
+namespace {
+
+TEST(EngineCache, SecondBuildHitsAndCorruptionIsRejected) {
+  auto dir = std::filesystem::temp_directory_path() / ("avkey-cache-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto build = [&] {
+    DatabaseBuilder b;
+    b.SetCacheDirectory(dir);
+    EXPECT_TRUE(b.AddSource("c.ndb", "A:0:*:41424344\nB:0:*:45464748\n", false).ok());
+    auto db = b.Build();
+    EXPECT_TRUE(db.has_value());
+    return *db;
+  };
+  auto first = build();
+  EXPECT_EQ(first->report().cache_state, "miss");
+  auto second = build();
+  EXPECT_EQ(second->report().cache_state, "hit");
+  EXPECT_EQ(Names(second, Bytes("..EFGH..")), (std::vector<std::string>{"B.UNOFFICIAL"}));
+  // Flip one byte of the payload: detected, rebuilt, still correct.
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-5, std::ios::end);
+    f.put('\x5a');
+  }
+  auto third = build();
+  EXPECT_EQ(third->report().cache_state, "rejected: checksum mismatch (corrupt)");
+  EXPECT_EQ(Names(third, Bytes("..ABCD..")), (std::vector<std::string>{"A.UNOFFICIAL"}));
+  EXPECT_EQ(build()->report().cache_state, "hit");
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace avkey::engine

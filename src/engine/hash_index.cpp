@@ -1,0 +1,54 @@
+#include "engine/hash_index.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <string>
+
+namespace avkey::engine {
+
+Result<std::pair<HashType, Digest>> ParseHexDigest(std::string_view hex) {
+  HashType type;
+  switch (hex.size()) {
+    case 32: type = HashType::kMd5; break;
+    case 40: type = HashType::kSha1; break;
+    case 64: type = HashType::kSha256; break;
+    default: return Fail("hash of length " + std::to_string(hex.size()) + " is not MD5, SHA1 or SHA256");
+  }
+  Digest d{};
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    auto nib = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      c = static_cast<char>(c | 0x20);
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    int hi = nib(hex[i]), lo = nib(hex[i + 1]);
+    if (hi < 0 || lo < 0) return Fail("bad hex digit in hash '" + std::string(hex) + "'");
+    d[i / 2] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return std::make_pair(type, d);
+}
+
+const Digest& LazyDigests::Get(HashType type) {
+  const int idx = static_cast<int>(type);
+  if (!(have_ & (1u << idx))) {
+    const EVP_MD* md = type == HashType::kMd5 ? EVP_md5() : type == HashType::kSha1 ? EVP_sha1() : EVP_sha256();
+    unsigned int len = 0;
+    digests_[idx].fill(0);
+    EVP_Digest(data_.data(), data_.size(), digests_[idx].data(), &len, md, nullptr);
+    have_ |= static_cast<uint8_t>(1u << idx);
+  }
+  return digests_[idx];
+}
+
+void HashIndex::Add(HashType type, const Digest& digest, uint64_t size, uint32_t sig) {
+  Entry e{digest, type, sig};
+  if (size == kAnySize)
+    any_size_.push_back(e);
+  else
+    by_size_[size].push_back(e);
+  ++count_;
+}
+
+}  // namespace avkey::engine

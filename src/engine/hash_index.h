@@ -1,0 +1,76 @@
+// Size-first hash index for .hdb/.hsb/.fp/.sfp (whole layer) and .mdb/.msb (PE
+// sections). A layer is hashed only when some entry has its size, and only with
+// the digest types those entries use. Internal to the engine.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "avkey/engine/status.h"
+
+namespace avkey::engine {
+
+enum class HashType : uint8_t { kMd5 = 0, kSha1 = 1, kSha256 = 2 };
+inline constexpr uint64_t kAnySize = UINT64_MAX;
+inline constexpr size_t DigestLength(HashType t) {
+  return t == HashType::kMd5 ? 16 : t == HashType::kSha1 ? 20 : 32;
+}
+
+using Digest = std::array<uint8_t, 32>;
+
+// Parses a hex digest; the type is chosen by length (32 MD5, 40 SHA1, 64 SHA256).
+Result<std::pair<HashType, Digest>> ParseHexDigest(std::string_view hex);
+
+// Digests of one buffer, computed on first use.
+class LazyDigests {
+ public:
+  explicit LazyDigests(std::span<const uint8_t> data) : data_(data) {}
+  const Digest& Get(HashType type);
+  void Reset(std::span<const uint8_t> data) {
+    data_ = data;
+    have_ = 0;
+  }
+
+ private:
+  std::span<const uint8_t> data_;
+  std::array<Digest, 3> digests_{};
+  uint8_t have_ = 0;
+};
+
+class HashIndex {
+ public:
+  void Add(HashType type, const Digest& digest, uint64_t size, uint32_t sig);
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  // True when some entry could match a layer of `size` bytes (no hashing needed otherwise).
+  bool MayMatch(uint64_t size) const { return !any_size_.empty() || by_size_.count(size); }
+  // Calls on_match(sig) for every entry matching the layer.
+  template <typename F>
+  void Lookup(uint64_t size, LazyDigests* digests, F&& on_match) const {
+    if (auto it = by_size_.find(size); it != by_size_.end()) Scan(it->second, digests, on_match);
+    if (!any_size_.empty()) Scan(any_size_, digests, on_match);
+  }
+
+ private:
+  struct Entry {
+    Digest digest;
+    HashType type;
+    uint32_t sig;
+  };
+  template <typename F>
+  static void Scan(const std::vector<Entry>& entries, LazyDigests* d, F& on_match) {
+    for (const Entry& e : entries) {
+      const Digest& got = d->Get(e.type);
+      if (std::equal(got.begin(), got.begin() + DigestLength(e.type), e.digest.begin())) on_match(e.sig);
+    }
+  }
+  std::unordered_map<uint64_t, std::vector<Entry>> by_size_;
+  std::vector<Entry> any_size_;
+  size_t count_ = 0;
+};
+
+}  // namespace avkey::engine

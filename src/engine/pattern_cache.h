@@ -1,0 +1,27 @@
+// On-disk cache of compiled Vectorscan databases. Internal to the engine.
+//
+// File <dir>/<key>.avkc:
+//   "AVKEYHS2"                magic (8 bytes; bump on any layout or compiler change)
+//   identity                  64 hex chars: the signature set it was compiled from
+//   u32 version_len, version  avkey + Vectorscan version it was written by
+//   u8[32]                    SHA-256 of the payload
+//   u64 payload_len, payload  hs_serialize_database() output
+// Every field is checked before the payload is handed to Vectorscan, which itself
+// refuses a database built for another version or a CPU with other features.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "engine/database_impl.h"
+
+namespace avkey::engine {
+
+// The database, or an error string starting "miss" (no file) or "rejected: ...".
+Result<HsDatabasePtr> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
+                                           const std::string& identity);
+// Writes atomically (temp file, fsync, rename, fsync directory).
+Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
+                             const std::string& identity, const hs_database_t* db);
+
+}  // namespace avkey::engine

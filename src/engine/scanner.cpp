@@ -1,0 +1,236 @@
+// Scanner: one layer of bytes in, every matching signature out.
+#include <algorithm>
+
+#include "avkey/engine/engine.h"
+#include "engine/database_impl.h"
+#include "engine/filetype.h"
+
+namespace avkey::engine {
+namespace {
+
+// Verifying more hits of one .ldb subsignature than this changes no realistic
+// count condition and would let a hostile file make us verify millions of hits.
+constexpr uint32_t kMaxCountedHits = 4096;
+constexpr size_t kMinScannedSize = 5;
+
+const char* YaraFileType(TargetType t) {
+  switch (t) {
+    case TargetType::kPE: return "PE";
+    case TargetType::kELF: return "ELF";
+    case TargetType::kMachO: return "MACHO";
+    case TargetType::kOLE2: return "OLE2";
+    case TargetType::kPDF: return "PDF";
+    case TargetType::kHTML: return "HTML";
+    case TargetType::kText: return "TEXT";
+    case TargetType::kMail: return "MAIL";
+    case TargetType::kGraphics: return "GRAPHICS";
+    case TargetType::kFlash: return "FLASH";
+    case TargetType::kJava: return "JAVA";
+    default: return "";
+  }
+}
+
+}  // namespace
+
+struct Scanner::Impl {
+  std::shared_ptr<const Database> owner;
+  const Database::Impl& d;
+  HsScratchPtr hs_scratch;
+  BodyPattern::Scratch pattern_scratch;
+  std::unique_ptr<YaraScanner> yara;
+  PcreScratchPtr pcre;
+  // Per-scan state, reset through the touched lists (no per-file allocation).
+  std::vector<uint8_t> sig_hit;
+  std::vector<uint32_t> touched_sigs;
+  std::vector<uint32_t> counts;
+  std::vector<uint64_t> first_start;
+  std::vector<uint32_t> touched_slots;
+  std::vector<uint8_t> logical_touched;
+  std::vector<uint32_t> touched_logicals;
+  std::vector<std::string> yara_matches;
+  // The layer being scanned.
+  std::span<const uint8_t> data;
+  TargetType type = TargetType::kAny;
+  const ExeInfo* exe = nullptr;
+
+  explicit Impl(std::shared_ptr<const Database> db) : owner(std::move(db)), d(owner->impl()) {
+    if (d.hs_db) {
+      hs_scratch_t* s = nullptr;
+      if (hs_alloc_scratch(d.hs_db.get(), &s) == HS_SUCCESS) hs_scratch.reset(s);
+    }
+    if (d.yara) yara = std::make_unique<YaraScanner>(d.yara);
+    pcre = NewPcreScratch();
+    sig_hit.assign(d.sigs.size(), 0);
+    counts.assign(d.subsig_slots, 0);
+    first_start.assign(d.subsig_slots, 0);
+    logical_touched.assign(d.logicals.size(), 0);
+  }
+
+  bool TargetMatches(TargetType t) const { return t == TargetType::kAny || t == type; }
+
+  void Record(const Body& b, uint64_t start, uint32_t hits) {
+    if (b.subsig < 0) {
+      if (!sig_hit[b.sig]) {
+        sig_hit[b.sig] = 1;
+        touched_sigs.push_back(b.sig);
+      }
+      return;
+    }
+    const uint32_t slot = d.logicals[b.sig].count_base + static_cast<uint32_t>(b.subsig);
+    if (counts[slot] == 0) {
+      touched_slots.push_back(slot);
+      first_start[slot] = start;
+    }
+    counts[slot] += hits;
+    if (!logical_touched[b.sig]) {
+      logical_touched[b.sig] = 1;
+      touched_logicals.push_back(b.sig);
+    }
+  }
+
+  void OnHit(uint32_t body_index, uint64_t end) {
+    const Body& b = d.bodies[body_index];
+    if (!TargetMatches(b.target)) return;
+    if (b.subsig < 0 && sig_hit[b.sig]) return;
+    if (b.subsig >= 0 && counts[d.logicals[b.sig].count_base + b.subsig] >= kMaxCountedHits) return;
+    auto w = ResolveOffset(b.offset, data.size(), exe);
+    if (!w) return;
+    uint64_t start = 0;
+    if (b.pattern.VerifyAt(data, end, w->first, w->last, &pattern_scratch, &start)) Record(b, start, 1);
+  }
+
+  static int OnVectorscanMatch(unsigned id, unsigned long long /*from*/, unsigned long long to,
+                               unsigned /*flags*/, void* ctx) {
+    auto* self = static_cast<Impl*>(ctx);
+    self->OnHit(self->d.hs_ids[id], to);
+    return 0;  // keep going: --allmatch semantics
+  }
+
+  bool LogicalApplies(const Logical& lg) const {
+    const TargetDescription& t = lg.ldb.tdb;
+    if (t.target && !TargetMatches(*t.target)) return false;
+    if (t.file_size && !t.file_size->Contains(data.size())) return false;
+    if (t.entry_point && (!exe || !exe->has_entry_point || !t.entry_point->Contains(exe->entry_point_offset)))
+      return false;
+    if (t.number_of_sections && (!exe || !t.number_of_sections->Contains(exe->sections.size()))) return false;
+    return true;
+  }
+
+  bool EvaluateLogical(const Logical& lg) {
+    if (!LogicalApplies(lg)) return false;
+    std::span<uint32_t> c(counts.data() + lg.count_base, lg.ldb.subsigs.size());
+    if (lg.has_pcre || lg.has_byte_compare) {
+      for (size_t i = 0; i < lg.ldb.subsigs.size(); ++i) {
+        const LdbSubsig& ss = lg.ldb.subsigs[i];
+        uint32_t slot = lg.count_base + static_cast<uint32_t>(i);
+        uint32_t result = 0;
+        if (ss.kind == LdbSubsig::Kind::kPcre) {
+          if (ss.pcre.trigger_expr && ss.pcre.trigger_expr->Evaluate(c))
+            result = RunPcre(ss.pcre, ss.offset, exe, data, pcre.get());
+        } else if (ss.kind == LdbSubsig::Kind::kByteCompare) {
+          uint32_t ref = lg.count_base + ss.byte_compare.subsig;
+          if (ss.byte_compare.subsig < lg.ldb.subsigs.size() && counts[ref] > 0)
+            result = EvaluateByteCompare(ss.byte_compare, data, first_start[ref]) ? 1 : 0;
+        } else {
+          continue;
+        }
+        if (result && counts[slot] == 0) touched_slots.push_back(slot);
+        counts[slot] = result;
+      }
+    }
+    return lg.ldb.expression.Evaluate(c);
+  }
+
+  void Reset() {
+    for (uint32_t s : touched_sigs) sig_hit[s] = 0;
+    for (uint32_t s : touched_slots) counts[s] = 0;
+    for (uint32_t l : touched_logicals) logical_touched[l] = 0;
+    touched_sigs.clear();
+    touched_slots.clear();
+    touched_logicals.clear();
+  }
+
+  Status Scan(std::span<const uint8_t> bytes, const ScanContext& context, std::vector<Detection>* out) {
+    out->clear();
+    // clamscan does not scan layers of 5 bytes or less (differential family hash).
+    if (bytes.size() <= kMinScannedSize) return Status::Ok();
+    data = bytes;
+    type = DetectFileType(bytes);
+    std::optional<ExeInfo> exe_info;
+    exe = nullptr;
+    if (d.needs_exe && (type == TargetType::kPE || type == TargetType::kELF || type == TargetType::kMachO)) {
+      exe_info = ParseExecutable(bytes);
+      if (exe_info) exe = &*exe_info;
+    }
+    Status status;
+
+    // Hashes: only when some signature has this size.
+    LazyDigests digests(bytes);
+    if (d.hashes.MayMatch(bytes.size()))
+      d.hashes.Lookup(bytes.size(), &digests, [&](uint32_t sig) { out->push_back({d.sigs[sig].name, EngineKind::kHash}); });
+    if (exe && exe->type == TargetType::kPE && !d.section_hashes.empty()) {
+      for (const ExeSection& s : exe->sections) {
+        if (s.raw_size == 0 || s.raw_offset + s.raw_size > bytes.size() || !d.section_hashes.MayMatch(s.raw_size))
+          continue;
+        LazyDigests sd(bytes.subspan(s.raw_offset, s.raw_size));
+        d.section_hashes.Lookup(s.raw_size, &sd, [&](uint32_t sig) { out->push_back({d.sigs[sig].name, EngineKind::kHash}); });
+      }
+    }
+
+    // Body patterns: Vectorscan finds anchors, each hit is verified exactly.
+    if (d.hs_db) {
+      if (!hs_scratch) {
+        status = Status::Error("Vectorscan scratch allocation failed");
+      } else {
+        hs_error_t e = hs_scan(d.hs_db.get(), reinterpret_cast<const char*>(bytes.data()),
+                               static_cast<unsigned>(std::min<size_t>(bytes.size(), UINT32_MAX)), 0,
+                               hs_scratch.get(), &Impl::OnVectorscanMatch, this);
+        if (e != HS_SUCCESS) status = Status::Error("Vectorscan scan failed (" + std::to_string(e) + ")");
+      }
+    }
+    for (uint32_t bi : d.direct_bodies) {
+      const Body& b = d.bodies[bi];
+      if (!TargetMatches(b.target) || (b.subsig < 0 && sig_hit[b.sig])) continue;
+      auto w = ResolveOffset(b.offset, bytes.size(), exe);
+      if (!w) continue;
+      uint64_t start = 0;
+      uint32_t n = b.pattern.MatchWindow(bytes, w->first, w->last, b.subsig < 0 ? 1 : kMaxCountedHits,
+                                         &pattern_scratch, &start);
+      if (n) Record(b, start, n);
+    }
+    for (uint32_t sig : touched_sigs) out->push_back({d.sigs[sig].name, EngineKind::kBody});
+    for (uint32_t l : touched_logicals) {
+      const Logical& lg = d.logicals[l];
+      if (EvaluateLogical(lg)) out->push_back({d.sigs[lg.sig].name, EngineKind::kLogical});
+    }
+    Reset();
+
+    if (yara) {
+      yara_matches.clear();
+      Status ys = yara->Scan(bytes, context, YaraFileType(type), &yara_matches);
+      if (!ys.ok() && status.ok()) status = ys;
+      for (const auto& rule : yara_matches) out->push_back({"YARA." + rule + d.yara_suffix, EngineKind::kYara});
+    }
+
+    // Allow lists clear this layer's detections when its hash is listed.
+    if (!out->empty() && !d.allow.empty() && d.allow.MayMatch(bytes.size())) {
+      bool allowed = false;
+      d.allow.Lookup(bytes.size(), &digests, [&](uint32_t) { allowed = true; });
+      if (allowed) out->clear();
+    }
+    std::sort(out->begin(), out->end(), [](const Detection& a, const Detection& b) {
+      return std::tie(a.engine, a.name) < std::tie(b.engine, b.name);
+    });
+    out->erase(std::unique(out->begin(), out->end()), out->end());
+    return status;
+  }
+};
+
+Scanner::Scanner(std::shared_ptr<const Database> db) : impl_(std::make_unique<Impl>(std::move(db))) {}
+Scanner::~Scanner() = default;
+
+Status Scanner::Scan(std::span<const uint8_t> data, const ScanContext& context, std::vector<Detection>* out) {
+  return impl_->Scan(data, context, out);
+}
+
+}  // namespace avkey::engine

@@ -1,0 +1,600 @@
+// YARA rules through libyara; the contract is in yara_rules.h.
+//
+// libyara facts this file is built around (checked against 4.2.3):
+//  * yr_compiler_add_string() on a compiler that already saw an error aborts the process
+//    (assert in compiler.c), and yr_compiler_get_rules() does too; so a failed compiler is
+//    thrown away, never reused.
+//  * yr_initialize()/yr_finalize() are reference counted but not thread-safe.
+//  * A YR_RULES is read-only during scans: many YR_SCANNERs (one per thread) may share it.
+//  * Private rules are never reported to the scan callback; conditions are evaluated after
+//    the whole buffer was searched, so an aborted scan reports no rule of that set.
+#include "engine/yara_rules.h"
+
+#include <fmt/format.h>
+#include <yara.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstring>
+#include <mutex>
+#include <utility>
+
+namespace avkey::engine {
+namespace {
+
+// ---- libyara lifetime -------------------------------------------------------------------
+
+// Holders of libyara state counted under a mutex (libyara's own count is unguarded).
+// Never destroyed, so a holder that outlives static destruction (a Database kept in a
+// static) can still release safely.
+struct LibyaraState {
+  std::mutex mu;
+  int holders = 0;
+};
+
+LibyaraState& State() {
+  static auto* state = new LibyaraState;  // intentionally leaked, see above
+  return *state;
+}
+
+int RetainLibyara() {
+  LibyaraState& s = State();
+  std::lock_guard lock(s.mu);
+  if (s.holders == 0) {
+    int rc = yr_initialize();
+    if (rc != ERROR_SUCCESS) return rc;
+  }
+  ++s.holders;
+  return ERROR_SUCCESS;
+}
+
+void ReleaseLibyara() {
+  LibyaraState& s = State();
+  std::lock_guard lock(s.mu);
+  if (--s.holders == 0) yr_finalize();
+}
+
+// One share of libyara's initialisation. Every object holding libyara handles owns one,
+// declared before the handles so that it is released after them.
+class LibyaraRef {
+ public:
+  LibyaraRef() = default;
+  LibyaraRef(LibyaraRef&& other) noexcept : held_(std::exchange(other.held_, false)) {}
+  LibyaraRef& operator=(LibyaraRef&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      held_ = std::exchange(other.held_, false);
+    }
+    return *this;
+  }
+  ~LibyaraRef() { Reset(); }
+
+  // Initialises libyara if needed. The first call also pins it until static destruction
+  // (a function-local static), so objects created and destroyed in a loop (tests, the
+  // fuzzer) do not re-initialise libyara each time.
+  static Result<LibyaraRef> Acquire();
+
+ private:
+  void Reset() {
+    if (held_) {
+      held_ = false;
+      ReleaseLibyara();
+    }
+  }
+  bool held_ = false;
+};
+
+std::string_view ErrorText(int code) {
+  switch (code) {
+    case ERROR_INSUFFICIENT_MEMORY: return "out of memory";
+    case ERROR_INVALID_FILE: return "not a compiled YARA rules file";
+    case ERROR_CORRUPT_FILE: return "corrupt compiled YARA rules";
+    case ERROR_UNSUPPORTED_FILE_VERSION:
+      return "compiled by an incompatible YARA version (this is libyara " YR_VERSION
+             "; recompile with its yarac or ship the source)";
+    case ERROR_COULD_NOT_READ_FILE: return "truncated compiled YARA rules";
+    case ERROR_SCAN_TIMEOUT: return "timed out";
+    case ERROR_TOO_MANY_MATCHES: return "a string has too many matches";
+    case ERROR_CALLBACK_ERROR: return "match callback failed";
+    case ERROR_EXEC_STACK_OVERFLOW: return "condition overflowed libyara's stack";
+    case ERROR_TOO_MANY_RE_FIBERS: return "regular expression too complex to match";
+    case ERROR_INVALID_EXTERNAL_VARIABLE_TYPE: return "external variable has another type";
+    case ERROR_INVALID_ARGUMENT: return "invalid argument";
+    case ERROR_INTERNAL_FATAL_ERROR: return "libyara internal error";
+    case ERROR_BLOCK_NOT_READY: return "data block not ready";
+    default: return "libyara error";
+  }
+}
+
+std::string DescribeError(int code) { return fmt::format("{} (libyara error {})", ErrorText(code), code); }
+
+Result<LibyaraRef> LibyaraRef::Acquire() {
+  static const LibyaraRef pin = [] {
+    LibyaraRef r;
+    r.held_ = RetainLibyara() == ERROR_SUCCESS;
+    return r;
+  }();
+  (void)pin;
+  int rc = RetainLibyara();
+  if (rc != ERROR_SUCCESS) return Fail("cannot initialise libyara: " + DescribeError(rc));
+  LibyaraRef r;
+  r.held_ = true;
+  return r;
+}
+
+// ---- handles -----------------------------------------------------------------------------
+
+struct CompilerDeleter {
+  void operator()(YR_COMPILER* c) const { yr_compiler_destroy(c); }
+};
+using CompilerPtr = std::unique_ptr<YR_COMPILER, CompilerDeleter>;
+struct RulesDeleter {
+  void operator()(YR_RULES* r) const { yr_rules_destroy(r); }
+};
+using RulesPtr = std::unique_ptr<YR_RULES, RulesDeleter>;
+struct ScannerDeleter {
+  void operator()(YR_SCANNER* s) const { yr_scanner_destroy(s); }
+};
+using ScannerPtr = std::unique_ptr<YR_SCANNER, ScannerDeleter>;
+
+// ---- external variables ------------------------------------------------------------------
+
+enum External : int { kFileName, kFilePath, kExtension, kFileType, kOwner, kExternalCount };
+constexpr std::array<const char*, kExternalCount> kExternalNames = {
+    "filename", "filepath", "extension", "filetype", "owner"};
+constexpr uint8_t kAllExternals = (1u << kExternalCount) - 1;
+
+// Which of our externals `rules` declares as strings (compiled rules may lack some, or
+// declare one as an integer: those keep their compiled-in value).
+uint8_t StringExternalsOf(const YR_RULES* rules) {
+  uint8_t mask = 0;
+  for (const YR_EXTERNAL_VARIABLE* e = rules->ext_vars_table; !EXTERNAL_VARIABLE_IS_NULL(e); ++e) {
+    if (e->type != EXTERNAL_VARIABLE_TYPE_STRING && e->type != EXTERNAL_VARIABLE_TYPE_MALLOC_STRING) {
+      continue;
+    }
+    for (int i = 0; i < kExternalCount; ++i) {
+      if (std::strcmp(e->identifier, kExternalNames[i]) == 0) mask |= 1u << i;
+    }
+  }
+  return mask;
+}
+
+// LOKI's `extension`: os.path.splitext(name)[1].lower() (".exe"; "" for ".bashrc").
+void ExtensionOf(std::string_view name, std::string* out) {
+  out->clear();
+  if (size_t slash = name.rfind('/'); slash != std::string_view::npos) name.remove_prefix(slash + 1);
+  size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos) return;
+  size_t first = name.find_first_not_of('.');
+  if (first == std::string_view::npos || first > dot) return;  // only leading dots
+  out->assign(name.substr(dot));
+  for (char& ch : *out) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  }
+}
+
+// ---- compilation -------------------------------------------------------------------------
+
+// Where a compiler's messages go (the callback's user_data).
+struct CompileLog {
+  std::string_view file;
+  std::vector<LoadProblem>* problems = nullptr;
+  bool record_warnings = true;
+  std::string_view error_suffix;  // appended to error reasons
+  uint64_t last_line = 0;         // reported for errors libyara puts on line 0 (end of file)
+  int errors = 0;
+};
+
+void OnCompileMessage(int error_level, const char* /*file_name*/, int line_number,
+                      const YR_RULE* rule, const char* message, void* user_data) noexcept {
+  auto* log = static_cast<CompileLog*>(user_data);
+  bool warning = error_level == YARA_ERROR_LEVEL_WARNING;
+  if (!warning) ++log->errors;
+  if (log->problems == nullptr || (warning && !log->record_warnings)) return;
+  try {
+    std::string reason = warning ? "warning: " : "";
+    if (rule != nullptr && rule->identifier != nullptr) {
+      reason += fmt::format("rule {}: ", rule->identifier);
+    }
+    reason += message != nullptr ? message : "unknown error";
+    if (!warning) reason += log->error_suffix;
+    uint64_t line = line_number > 0 ? static_cast<uint64_t>(line_number) : log->last_line;
+    log->problems->push_back(LoadProblem{std::string(log->file), line, std::move(reason)});
+  } catch (...) {
+    // Out of memory while recording: the problem is lost, never thrown into libyara.
+  }
+}
+
+// A compiler with our externals declared, includes disabled and messages going to *log.
+Result<CompilerPtr> NewCompiler(CompileLog* log) {
+  YR_COMPILER* raw = nullptr;
+  int rc = yr_compiler_create(&raw);
+  if (rc != ERROR_SUCCESS) return Fail("cannot create a YARA compiler: " + DescribeError(rc));
+  CompilerPtr compiler(raw);
+  // No include callback: libyara reports "includes are disabled" at the include line.
+  yr_compiler_set_include_callback(raw, nullptr, nullptr, nullptr);
+  for (const char* name : kExternalNames) {
+    rc = yr_compiler_define_string_variable(raw, name, "");
+    if (rc != ERROR_SUCCESS) {
+      return Fail(fmt::format("cannot declare YARA external '{}': {}", name, DescribeError(rc)));
+    }
+  }
+  yr_compiler_set_callback(raw, OnCompileMessage, log);
+  return compiler;
+}
+
+const char* NamespaceOrNull(const std::string& ns) { return ns.empty() ? nullptr : ns.c_str(); }
+
+uint64_t LineOf(std::string_view text, size_t offset) {
+  return 1 + std::count(text.begin(), text.begin() + static_cast<ptrdiff_t>(offset), '\n');
+}
+
+// yr_rules_load_stream() reading from memory, with fread's contract.
+struct MemoryReader {
+  std::span<const uint8_t> bytes;
+  size_t pos = 0;
+};
+
+size_t ReadFromMemory(void* ptr, size_t size, size_t count, void* user_data) {
+  auto* reader = static_cast<MemoryReader*>(user_data);
+  if (size == 0 || count == 0) return 0;
+  size_t items = std::min(count, (reader->bytes.size() - reader->pos) / size);
+  if (items == 0) return 0;  // also keeps a null data() away from memcpy
+  std::memcpy(ptr, reader->bytes.data() + reader->pos, items * size);
+  reader->pos += items * size;
+  return items;
+}
+
+// What the scan callback collects for one rule set (its user_data). Reused across scans.
+struct ScanState {
+  std::vector<const YR_RULE*> hits;         // matching rules, in rule order
+  std::vector<const YR_STRING*> overflowed;  // strings past YR_MAX_STRING_MATCHES
+  bool callback_failed = false;
+};
+
+// One libyara rule set and how to scan it.
+struct RuleSet {
+  RulesPtr rules;
+  uint8_t externals = 0;  // kExternalNames bits declared as strings
+  std::string origin;     // for messages: "source rules" or the compiled file
+};
+
+}  // namespace
+
+const char* YaraVersion() { return YR_VERSION; }
+
+// ---- YaraRules ---------------------------------------------------------------------------
+
+struct YaraRules::Impl {
+  LibyaraRef lib;  // first: released after the sets
+  std::vector<RuleSet> sets;
+  uint64_t rule_count = 0;
+};
+
+YaraRules::YaraRules(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+YaraRules::~YaraRules() = default;
+uint64_t YaraRules::rule_count() const { return impl_->rule_count; }
+size_t YaraRules::set_count() const { return impl_->sets.size(); }
+
+// ---- YaraCompiler ------------------------------------------------------------------------
+
+struct YaraCompiler::Impl {
+  LibyaraRef lib;          // first: released after every handle below
+  std::string fatal;       // non-empty once this compiler cannot produce rules
+  CompileLog main_log;     // the main compiler's callback target (stable address)
+  CompilerPtr main;        // every accepted source, compiled together
+  struct Accepted {
+    std::string ns;
+    std::string text;
+  };
+  std::vector<Accepted> accepted;  // replayed into a fresh `main` after a conflict
+  uint64_t source_rules = 0;
+  std::vector<RuleSet> compiled;   // AddCompiled, in order
+  bool built = false;
+
+  // Replaces `main` (which saw an error and is now unusable) by a compiler holding the
+  // accepted sources again. They compiled together before, so this cannot fail short of
+  // memory; it costs a recompile, paid only when a source passes alone but conflicts
+  // with earlier ones (a rule name repeated in one namespace).
+  Status RebuildMain() {
+    main.reset();
+    main_log = CompileLog{};
+    auto fresh = NewCompiler(&main_log);
+    if (!fresh) return fresh.status();
+    for (const Accepted& a : accepted) {
+      if (yr_compiler_add_string(fresh->get(), a.text.c_str(), NamespaceOrNull(a.ns)) != 0) {
+        return Status::Error("YARA: recompiling the accepted sources failed");
+      }
+    }
+    main = std::move(*fresh);
+    return Status::Ok();
+  }
+};
+
+YaraCompiler::YaraCompiler() : impl_(std::make_unique<Impl>()) {
+  auto lib = LibyaraRef::Acquire();
+  if (lib) {
+    impl_->lib = std::move(*lib);
+  } else {
+    impl_->fatal = lib.error();
+  }
+}
+
+YaraCompiler::~YaraCompiler() = default;
+
+size_t YaraCompiler::AddSource(std::string_view file, std::string_view ns, std::string_view text,
+                               std::vector<LoadProblem>* problems) {
+  Impl& c = *impl_;
+  auto report = [&](uint64_t line, std::string reason) {
+    if (problems != nullptr) problems->push_back(LoadProblem{std::string(file), line, std::move(reason)});
+  };
+  if (c.built) {
+    report(0, "YARA source added after the rules were built; skipped");
+    return 0;
+  }
+  if (!c.fatal.empty()) {
+    report(0, c.fatal);
+    return 0;
+  }
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    report(LineOf(text, nul), "NUL byte in YARA source; file skipped");
+    return 0;
+  }
+  std::string source(text);  // libyara wants C strings
+  std::string ns_z(ns);
+
+  // 1. Alone, in a throw-away compiler: a bad file must not poison the main one.
+  {
+    // libyara says line 0 for "unexpected end of file"; the last line is more useful.
+    uint64_t last_line = LineOf(text, text.size()) - (text.ends_with('\n') ? 1 : 0);
+    CompileLog log{file, problems, /*record_warnings=*/true, {}, last_line, 0};
+    auto checker = NewCompiler(&log);
+    if (!checker) {
+      report(0, checker.error());
+      return 0;
+    }
+    int errors = yr_compiler_add_string(checker->get(), source.c_str(), NamespaceOrNull(ns_z));
+    if (errors > 0) {
+      if (log.errors == 0) {  // an error libyara did not pass to the callback
+        char buffer[256];
+        report(0, yr_compiler_get_error_message(checker->get(), buffer, sizeof buffer));
+      }
+      return 0;
+    }
+  }
+
+  // 2. Into the main compiler. Warnings were reported by the check; errors here are
+  //    conflicts with earlier sources.
+  if (!c.main) {
+    auto fresh = NewCompiler(&c.main_log);
+    if (!fresh) {
+      c.fatal = fresh.error();
+      report(0, c.fatal);
+      return 0;
+    }
+    c.main = std::move(*fresh);
+  }
+  // Kept first, so that `main` never holds a source that could not be replayed.
+  c.accepted.push_back(Impl::Accepted{std::move(ns_z), std::move(source)});
+  const Impl::Accepted& added = c.accepted.back();
+  c.main_log = CompileLog{file, problems, /*record_warnings=*/false,
+                          " (conflicts with an earlier YARA source; file skipped)", 0, 0};
+  uint32_t before = c.main->next_rule_idx;
+  int errors = yr_compiler_add_string(c.main.get(), added.text.c_str(), NamespaceOrNull(added.ns));
+  uint32_t after = c.main->next_rule_idx;
+  c.main_log = CompileLog{};
+  if (errors > 0) {
+    c.accepted.pop_back();
+    if (Status s = c.RebuildMain(); !s.ok()) {
+      c.fatal = s.message();
+      report(0, c.fatal);
+    }
+    return 0;
+  }
+  c.source_rules += after - before;
+  return after - before;
+}
+
+bool YaraCompiler::AddCompiled(std::string_view file, std::span<const uint8_t> bytes,
+                               std::vector<LoadProblem>* problems) {
+  Impl& c = *impl_;
+  auto report = [&](std::string reason) {
+    if (problems != nullptr) problems->push_back(LoadProblem{std::string(file), 0, std::move(reason)});
+    return false;
+  };
+  if (c.built) return report("compiled YARA rules added after the rules were built; skipped");
+  if (!c.fatal.empty()) return report(c.fatal);
+  MemoryReader reader{bytes, 0};
+  YR_STREAM stream{};
+  stream.user_data = &reader;
+  stream.read = ReadFromMemory;
+  YR_RULES* raw = nullptr;
+  int rc = yr_rules_load_stream(&stream, &raw);
+  if (rc != ERROR_SUCCESS) return report("cannot load compiled YARA rules: " + DescribeError(rc));
+  RulesPtr rules(raw);
+  // The file ends with 8-byte relocation records read until end of stream, so libyara
+  // takes a file cut inside the last record for a complete one (and leaves a pointer
+  // unrelocated). Bytes it did not consume mean exactly that. A cut on a record boundary
+  // is undetectable here: integrity is the signed bundle's job.
+  if (reader.pos != bytes.size()) {
+    return report(fmt::format("cannot load compiled YARA rules: {} trailing bytes (truncated or corrupt file)",
+                              bytes.size() - reader.pos));
+  }
+  uint8_t externals = StringExternalsOf(raw);
+  c.compiled.push_back(RuleSet{std::move(rules), externals, std::string(file)});
+  return true;
+}
+
+Result<std::shared_ptr<const YaraRules>> YaraCompiler::Build() {
+  Impl& c = *impl_;
+  if (c.built) return Fail("YaraCompiler::Build called twice");
+  c.built = true;
+  if (!c.fatal.empty()) return Fail(c.fatal);
+  auto impl = std::make_unique<YaraRules::Impl>();
+  auto lib = LibyaraRef::Acquire();
+  if (!lib) return Fail(lib.error());
+  impl->lib = std::move(*lib);
+  if (c.main && c.source_rules > 0) {
+    YR_RULES* raw = nullptr;
+    int rc = yr_compiler_get_rules(c.main.get(), &raw);
+    if (rc != ERROR_SUCCESS) return Fail("cannot build the YARA rules: " + DescribeError(rc));
+    impl->sets.push_back(RuleSet{RulesPtr(raw), kAllExternals, "source rules"});
+  }
+  c.main.reset();
+  c.accepted = {};
+  for (RuleSet& set : c.compiled) impl->sets.push_back(std::move(set));
+  c.compiled.clear();
+  if (impl->sets.empty()) return std::shared_ptr<const YaraRules>();
+  for (const RuleSet& set : impl->sets) impl->rule_count += set.rules->num_rules;
+  return std::shared_ptr<const YaraRules>(new YaraRules(std::move(impl)));
+}
+
+// ---- YaraScanner -------------------------------------------------------------------------
+
+struct YaraScanner::Impl {
+  std::shared_ptr<const YaraRules> rules;  // first: outlives the scanners below
+  struct SetScanner {
+    const RuleSet* set = nullptr;  // owned by `rules`
+    ScannerPtr scanner;
+    std::array<std::string, kExternalCount> defined;  // values libyara holds now
+    bool primed = false;                              // `defined` is valid
+  };
+  std::vector<SetScanner> sets;
+  std::string fatal;
+  int timeout_seconds = 0;
+
+  // Reused by every scan, so that a scan allocates only after growth.
+  std::array<std::string, kExternalCount> values;
+  ScanState state;
+
+  // Gives libyara the externals that changed since the last scan: libyara copies each
+  // value into the heap, and filetype/owner rarely change between files.
+  int DefineExternals(SetScanner& s) {
+    for (int i = 0; i < kExternalCount; ++i) {
+      if ((s.set->externals & (1u << i)) == 0) continue;
+      if (s.primed && s.defined[i] == values[i]) continue;
+      int rc = yr_scanner_define_string_variable(s.scanner.get(), kExternalNames[i], values[i].c_str());
+      if (rc != ERROR_SUCCESS) {
+        s.primed = false;
+        return rc;
+      }
+      s.defined[i] = values[i];
+    }
+    s.primed = true;
+    return ERROR_SUCCESS;
+  }
+};
+
+namespace {
+
+int OnScanMessage(YR_SCAN_CONTEXT* /*context*/, int message, void* message_data,
+                  void* user_data) noexcept {
+  auto* s = static_cast<ScanState*>(user_data);
+  try {
+    switch (message) {
+      case CALLBACK_MSG_RULE_MATCHING:
+        s->hits.push_back(static_cast<const YR_RULE*>(message_data));
+        break;
+      case CALLBACK_MSG_TOO_MANY_MATCHES:
+        // As the yara CLI: note it and go on; libyara ignores that string's later matches.
+        s->overflowed.push_back(static_cast<const YR_STRING*>(message_data));
+        break;
+      default:  // module import/imported, console log, scan finished
+        break;
+    }
+    return CALLBACK_CONTINUE;
+  } catch (...) {
+    s->callback_failed = true;
+    return CALLBACK_ERROR;
+  }
+}
+
+void AppendError(std::string* errors, std::string_view message) {
+  if (!errors->empty()) errors->append("; ");
+  errors->append(message);
+}
+
+}  // namespace
+
+YaraScanner::YaraScanner(std::shared_ptr<const YaraRules> rules) : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.rules = std::move(rules);
+  if (!s.rules) return;
+  s.state.hits.reserve(64);
+  s.state.overflowed.reserve(8);
+  for (const RuleSet& set : s.rules->impl_->sets) {
+    YR_SCANNER* raw = nullptr;
+    int rc = yr_scanner_create(set.rules.get(), &raw);
+    if (rc != ERROR_SUCCESS) {
+      s.fatal = "cannot create a YARA scanner: " + DescribeError(rc);
+      s.sets.clear();
+      return;
+    }
+    ScannerPtr scanner(raw);
+    yr_scanner_set_callback(raw, OnScanMessage, &s.state);
+    yr_scanner_set_flags(raw, SCAN_FLAGS_REPORT_RULES_MATCHING);
+    s.sets.push_back(Impl::SetScanner{&set, std::move(scanner), {}, false});
+  }
+}
+
+YaraScanner::~YaraScanner() = default;
+
+void YaraScanner::set_timeout(std::chrono::seconds timeout) {
+  Impl& s = *impl_;
+  s.timeout_seconds = static_cast<int>(std::clamp<std::chrono::seconds::rep>(timeout.count(), 0, INT_MAX));
+  for (Impl::SetScanner& set : s.sets) yr_scanner_set_timeout(set.scanner.get(), s.timeout_seconds);
+}
+
+Status YaraScanner::Scan(std::span<const uint8_t> data, const ScanContext& context,
+                         std::string_view filetype, std::vector<std::string>* matched) {
+  Impl& s = *impl_;
+  if (!s.fatal.empty()) return Status::Error(s.fatal);
+  if (s.sets.empty()) return Status::Ok();
+  s.values[kFileName].assign(context.file_name);
+  s.values[kFilePath].assign(context.file_path);
+  ExtensionOf(context.file_name, &s.values[kExtension]);
+  s.values[kFileType].assign(filetype);
+  s.values[kOwner].assign(context.owner);
+  static constexpr uint8_t kNoData = 0;  // libyara wants a pointer even for 0 bytes
+  const uint8_t* bytes = data.empty() ? &kNoData : data.data();
+
+  std::string errors;  // allocates only when something went wrong
+  for (Impl::SetScanner& set : s.sets) {
+    int rc = s.DefineExternals(set);
+    if (rc != ERROR_SUCCESS) {
+      AppendError(&errors, fmt::format("YARA: {}: cannot set external variables: {}", set.set->origin,
+                                       DescribeError(rc)));
+      continue;
+    }
+    ScanState& state = s.state;
+    state.hits.clear();
+    state.overflowed.clear();
+    state.callback_failed = false;
+    rc = yr_scanner_scan_mem(set.scanner.get(), bytes, data.size());
+    for (const YR_RULE* rule : state.hits) matched->emplace_back(rule->identifier);
+    const YR_RULES* rules = set.set->rules.get();
+    for (const YR_STRING* string : state.overflowed) {
+      AppendError(&errors,
+                  fmt::format("YARA: string {} of rule {} has more than {} matches; its later "
+                              "matches were ignored, as the yara CLI does",
+                              string->identifier, rules->rules_table[string->rule_idx].identifier,
+                              YR_MAX_STRING_MATCHES));
+    }
+    if (rc == ERROR_SUCCESS) continue;
+    if (rc == ERROR_SCAN_TIMEOUT) {
+      AppendError(&errors, fmt::format("YARA: {}: scan timed out after {} s; its rules were not evaluated",
+                                       set.set->origin, s.timeout_seconds));
+    } else if (rc == ERROR_CALLBACK_ERROR && state.callback_failed) {
+      AppendError(&errors, fmt::format("YARA: {}: out of memory collecting matches", set.set->origin));
+    } else {
+      const YR_RULE* rule = yr_scanner_last_error_rule(set.scanner.get());
+      AppendError(&errors, fmt::format("YARA: {}: scan failed{}{}: {}", set.set->origin,
+                                       rule != nullptr ? " in rule " : "",
+                                       rule != nullptr ? rule->identifier : "", DescribeError(rc)));
+    }
+  }
+  return errors.empty() ? Status::Ok() : Status::Error(std::move(errors));
+}
+
+}  // namespace avkey::engine

@@ -1,0 +1,1138 @@
+#!/usr/bin/env python3
+"""Generates the differential test corpus: ClamAV signature sets and the inputs that
+should hit or narrowly miss each signature. Python 3 stdlib only, deterministic.
+
+    gen.py --out DIR [--seed N] [--family NAME]...
+
+One directory per family:
+    DIR/<family>/db/        signature files (format chosen by extension, as ClamAV does)
+    DIR/<family>/in/        inputs (flat; names say which signature they aim at)
+    DIR/<family>/manifest.json
+        mode            "scan": load db/ as a whole, scan in/ once.
+                        "single": every file of db/ is loaded on its own (clamscan stops at the
+                        first bad line of a database, so questionable lines are isolated) and
+                        in/ is scanned with each; load acceptance is compared too.
+        clamscan_opts   extra clamscan options for this family (see run_diff.py)
+        expect_differ   null, or why avkey is known not to agree yet
+        intent          [input, signature, expected_hit] triples: what the generator meant.
+                        run_diff.py checks clamscan against them (a sanity check of this
+                        generator, not of avkey).
+        accept          "single" mode: {db file: true if clamscan is expected to load it}
+
+Inputs of the body families are binary on purpose: they hold a NUL byte in their first
+bytes, so clamscan types them CL_TYPE_BINARY_DATA and does not also match the lower-cased
+"normalised" text form (that behaviour has its own family, "text"). Filler bytes come from
+FILL (control bytes plus a few high bytes): no ASCII letters, so no accidental hits, no
+word characters next to (B)/(W)/::f probes, and no file-type magic that would make clamscan
+see an embedded file.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import struct
+import sys
+import zlib
+
+FILL = bytes([0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x08, 0x0E, 0x10, 0x11, 0x1A, 0x91, 0xA7, 0xFE])
+CLAMSCAN_FLEVEL = 216  # clamscan 1.4.6
+
+
+class Family:
+    def __init__(self, name, seed, *, mode="scan", opts=None, expect_differ=None, doc=""):
+        self.name = name
+        self.mode = mode
+        self.opts = list(opts or [])
+        self.expect_differ = expect_differ
+        self.doc = doc
+        self.dbs = {}  # file name -> list of lines (or raw bytes)
+        self.inputs = {}  # file name -> bytes
+        self.intent = []  # (input, signature, expected_hit)
+        self.accept = {}  # single mode: db file -> expected load success
+        self.rng = random.Random(seed * 1000003 + zlib.crc32(name.encode()))
+
+    # ---- building blocks ----
+    def fill(self, n):
+        return bytes(self.rng.choice(FILL) for _ in range(n))
+
+    def blob(self, *parts, pre=None, post=None):
+        """Filler, the parts, filler; always binary (a NUL in the first bytes)."""
+        pre = self.rng.randint(8, 24) if pre is None else pre
+        post = self.rng.randint(8, 24) if post is None else post
+        body = b"".join(parts)
+        head = b"\x00" + self.fill(pre - 1) if pre > 0 else b""
+        data = head + body + self.fill(post)
+        if b"\x00" not in data[:64]:
+            raise ValueError("%s: blob without an early NUL" % self.name)
+        return data
+
+    def sig(self, db, line):
+        self.dbs.setdefault(db, []).append(line)
+
+    def inp(self, name, data, hits=(), misses=()):
+        if name in self.inputs:
+            raise ValueError("duplicate input " + name)
+        self.inputs[name] = bytes(data)
+        for s in hits:
+            self.intent.append((name, s, True))
+        for s in misses:
+            self.intent.append((name, s, False))
+
+    def case(self, db, name, line, hits=(), misses=()):
+        """One signature and its hit / near-miss inputs."""
+        self.sig(db, line)
+        for i, data in enumerate(hits):
+            self.inp("%s.hit%d" % (name, i), data, hits=[name])
+        for i, data in enumerate(misses):
+            self.inp("%s.miss%d" % (name, i), data, misses=[name])
+
+    # ---- output ----
+    def write(self, root):
+        d = os.path.join(root, self.name)
+        if os.path.isdir(d):
+            shutil.rmtree(d)
+        os.makedirs(os.path.join(d, "db"))
+        os.makedirs(os.path.join(d, "in"))
+        for fn, lines in sorted(self.dbs.items()):
+            with open(os.path.join(d, "db", fn), "wb") as f:
+                if isinstance(lines, (bytes, bytearray)):
+                    f.write(lines)
+                else:
+                    f.write(("\n".join(lines) + "\n").encode("latin-1"))
+        for fn, data in sorted(self.inputs.items()):
+            with open(os.path.join(d, "in", fn), "wb") as f:
+                f.write(data)
+        manifest = {
+            "family": self.name,
+            "doc": self.doc,
+            "mode": self.mode,
+            "clamscan_opts": self.opts,
+            "expect_differ": self.expect_differ,
+            "intent": sorted(self.intent),
+            "accept": self.accept,
+            "extra_db": getattr(self, "extra_db", None),
+        }
+        if getattr(self, "extra_db", None):
+            os.makedirs(os.path.join(d, "extra"))
+            with open(os.path.join(d, "extra", "sigs.ndb"), "w") as f:
+                f.write(self.extra_db + "\n")
+        with open(os.path.join(d, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=1, sort_keys=True)
+
+
+def hx(data):
+    return data.hex()
+
+
+def H(text):
+    """Hex of an ASCII string."""
+    return text.encode("latin-1").hex()
+
+
+# --------------------------------------------------------------------------------------
+# Executable builders
+# --------------------------------------------------------------------------------------
+
+def make_pe32(sections, ep_rva, file_align=0x200, sect_align=0x1000):
+    """Minimal valid PE32 (i386 GUI exe). sections: [(name, raw bytes)], raw sizes are
+    padded to file_align. Returns (bytes, [raw offset of each section])."""
+    n = len(sections)
+    e_lfanew = 0x80
+    hdr_size = e_lfanew + 4 + 20 + 0xE0 + 40 * n
+    size_of_headers = (hdr_size + file_align - 1) // file_align * file_align
+    raw_offsets, raw_sizes, vas = [], [], []
+    off, va = size_of_headers, sect_align
+    for _, data in sections:
+        rs = (len(data) + file_align - 1) // file_align * file_align
+        raw_offsets.append(off)
+        raw_sizes.append(rs)
+        vas.append(va)
+        off += rs
+        va += (max(rs, 1) + sect_align - 1) // sect_align * sect_align
+    size_of_image = va
+    dos = bytearray(e_lfanew)
+    dos[0:2] = b"MZ"
+    struct.pack_into("<H", dos, 2, 0x90)  # bytes on last page
+    struct.pack_into("<H", dos, 4, 3)  # pages
+    struct.pack_into("<H", dos, 8, 4)  # header paragraphs
+    struct.pack_into("<H", dos, 0x18, 0x40)
+    struct.pack_into("<I", dos, 0x3C, e_lfanew)
+    coff = struct.pack("<HHIIIHH", 0x14C, n, 0, 0, 0, 0xE0, 0x0102)
+    opt = struct.pack(
+        "<HBBIIIIIIIIIHHHHHHIIIIHHIIIIII",
+        0x10B, 1, 0,
+        raw_sizes[0] if n else 0, sum(raw_sizes[1:]), 0,
+        ep_rva, vas[0] if n else 0, vas[1] if n > 1 else 0,
+        0x400000, sect_align, file_align,
+        4, 0, 0, 0, 4, 0, 0,
+        size_of_image, size_of_headers, 0, 2, 0,
+        0x100000, 0x1000, 0x100000, 0x1000, 0, 16)
+    opt += b"\x00" * (16 * 8)
+    assert len(opt) == 0xE0
+    sh = b""
+    for i, (name, data) in enumerate(sections):
+        chars = 0x60000020 if i == 0 else 0xC0000040
+        sh += struct.pack("<8sIIIIIIHHI", name.encode()[:8], max(len(data), 1), vas[i],
+                          raw_sizes[i], raw_offsets[i], 0, 0, 0, 0, chars)
+    out = bytearray(dos + b"PE\x00\x00" + coff + opt + sh)
+    out += b"\x00" * (size_of_headers - len(out))
+    for i, (_, data) in enumerate(sections):
+        out += data + b"\x00" * (raw_sizes[i] - len(data))
+    return bytes(out), raw_offsets, vas
+
+
+def make_elf(payload, ep_off, bits=32):
+    """Minimal ELF executable: one PT_LOAD mapping the whole file at 0x08048000 (32) /
+    0x400000 (64), no section headers. `payload` follows the headers; the entry point
+    is at file offset hdr+ep_off. Returns (bytes, file offset of payload)."""
+    base = 0x08048000 if bits == 32 else 0x400000
+    if bits == 32:
+        ehsize, phsize = 52, 32
+    else:
+        ehsize, phsize = 64, 56
+    hdr = ehsize + phsize
+    total = hdr + len(payload)
+    entry = base + hdr + ep_off
+    ident = b"\x7fELF" + bytes([1 if bits == 32 else 2, 1, 1, 0]) + b"\x00" * 8
+    if bits == 32:
+        eh = ident + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, entry, ehsize, 0, 0, ehsize,
+                                 phsize, 1, 40, 0, 0)
+        ph = struct.pack("<IIIIIIII", 1, 0, base, base, total, total, 5, 0x1000)
+    else:
+        eh = ident + struct.pack("<HHIQQQIHHHHHH", 2, 0x3E, 1, entry, ehsize, 0, 0, ehsize,
+                                 phsize, 1, 64, 0, 0)
+        ph = struct.pack("<IIQQQQQQ", 1, 5, 0, base, base, total, total, 0x1000)
+    return eh + ph + payload, hdr
+
+
+# --------------------------------------------------------------------------------------
+# Families
+# --------------------------------------------------------------------------------------
+
+def fam_hash(seed):
+    f = Family("hash", seed, doc="whole-file hashes in .hdb/.hsb: MD5/SHA1/SHA256, exact size, "
+               "size+-1 misses, '*' size with FLEVEL 73, FLEVEL ranges, upper-case hex, tiny files")
+    algos = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
+    n = 0
+
+    def newfile(size=None):
+        nonlocal n
+        n += 1
+        size = size or f.rng.randint(40, 700)
+        return b"\x00" + bytes(f.rng.randrange(256) for _ in range(size - 1))
+
+    for ext in ("hdb", "hsb"):
+        db = "hashes." + ext
+        for alg, fn in algos.items():
+            pre = "Avk.Hash.%s.%s" % (ext, alg)
+            # exact size, lower-case hex
+            d = newfile()
+            f.case(db, pre + ".Exact", "%s:%d:%s.Exact" % (fn(d).hexdigest(), len(d), pre), hits=[d])
+            # upper-case hex
+            d = newfile()
+            f.case(db, pre + ".Upper", "%s:%d:%s.Upper" % (fn(d).hexdigest().upper(), len(d), pre),
+                   hits=[d])
+            # size+1 and size-1: no match
+            d = newfile()
+            f.case(db, pre + ".SizePlus1", "%s:%d:%s.SizePlus1" % (fn(d).hexdigest(), len(d) + 1, pre),
+                   misses=[d])
+            d = newfile()
+            f.case(db, pre + ".SizeMinus1", "%s:%d:%s.SizeMinus1" % (fn(d).hexdigest(), len(d) - 1, pre),
+                   misses=[d])
+            # '*' size needs minimum FLEVEL 73
+            d = newfile()
+            f.case(db, pre + ".AnySize", "%s:*:%s.AnySize:73" % (fn(d).hexdigest(), pre), hits=[d])
+            # FLEVEL in range / min above us / max below us
+            d = newfile()
+            f.case(db, pre + ".FlOk", "%s:%d:%s.FlOk:51:255" % (fn(d).hexdigest(), len(d), pre), hits=[d])
+            d = newfile()
+            f.case(db, pre + ".FlMinHigh", "%s:%d:%s.FlMinHigh:%d" % (
+                fn(d).hexdigest(), len(d), pre, CLAMSCAN_FLEVEL + 1), misses=[d])
+            d = newfile()
+            f.case(db, pre + ".FlMaxLow", "%s:%d:%s.FlMaxLow:1:20" % (fn(d).hexdigest(), len(d), pre),
+                   misses=[d])
+            d = newfile()
+            f.case(db, pre + ".AnySizeFlHigh", "%s:*:%s.AnySizeFlHigh:%d" % (
+                fn(d).hexdigest(), pre, CLAMSCAN_FLEVEL + 1), misses=[d])
+            # same content, one byte flipped: miss
+            d = bytearray(newfile())
+            line = "%s:%d:%s.Flip" % (fn(bytes(d)).hexdigest(), len(d), pre)
+            d[len(d) // 2] ^= 0x01
+            f.case(db, pre + ".Flip", line, misses=[bytes(d)])
+    # Two names on the same hash: --allmatch reports both.
+    d = newfile()
+    f.sig("more.hdb", "%s:%d:Avk.Hash.Dup.A" % (hashlib.md5(d).hexdigest(), len(d)))
+    f.sig("more.hdb", "%s:%d:Avk.Hash.Dup.B" % (hashlib.sha256(d).hexdigest(), len(d)))
+    f.inp("Avk.Hash.Dup.hit0", d, hits=["Avk.Hash.Dup.A", "Avk.Hash.Dup.B"])
+    # Same hash listed with two sizes: only the right size matches.
+    d = newfile()
+    f.sig("more.hdb", "%s:%d:Avk.Hash.TwoSize.Right" % (hashlib.md5(d).hexdigest(), len(d)))
+    f.sig("more.hdb", "%s:%d:Avk.Hash.TwoSize.Wrong" % (hashlib.md5(d).hexdigest(), len(d) + 7))
+    f.inp("Avk.Hash.TwoSize.hit0", d, hits=["Avk.Hash.TwoSize.Right"], misses=["Avk.Hash.TwoSize.Wrong"])
+    # Tiny files: clamscan 1.4.6 does not scan files of 5 bytes or less [probed].
+    for size in range(1, 9):
+        d = bytes([0] + [f.rng.randrange(256) for _ in range(size - 1)])
+        name = "Avk.Hash.Tiny%d" % size
+        f.sig("tiny.hdb", "%s:%d:%s" % (hashlib.md5(d).hexdigest(), size, name))
+        f.sig("tiny.hsb", "%s:*:%s.Any:73" % (hashlib.sha256(d).hexdigest(), name))
+        if size <= 5:
+            f.inp(name + ".file", d, misses=[name, name + ".Any"])
+        else:
+            f.inp(name + ".file", d, hits=[name, name + ".Any"])
+    # A larger file (crosses any internal buffer boundaries).
+    d = newfile(300000)
+    f.case("more.hsb", "Avk.Hash.Big", "%s:%d:Avk.Hash.Big" % (hashlib.sha1(d).hexdigest(), len(d)), hits=[d])
+    return f
+
+
+def fam_ndb_tokens(seed):
+    f = Family("ndb_tokens", seed, doc=".ndb body patterns, target 0, offset '*': every pattern token")
+    db = "tokens.ndb"
+    b = f.blob
+
+    def c(name, pattern, hits=(), misses=(), target=0, offset="*"):
+        full = "Avk.Tok." + name
+        f.case(db, full, "%s:%d:%s:%s" % (full, target, offset, pattern), hits=hits, misses=misses)
+
+    c("Plain", H("PLAINSIG"), [b(b"PLAINSIG"), b(b"PLAINPLAINSIG"), b"PLAINSIG\x00\x01\x02",
+                                b"\x00\x01" + b"PLAINSIG"],
+      [b(b"PLAINSIH"), b(b"PLAINSI"), b(b"plainsig"), b"\x00\x01\x02PLAINSI"])
+    c("HexCase", "4a4B4c4D4e", [b(b"JKLMN")], [b(b"jklmn")])
+    c("Three", H("T3q"), [b(b"T3q")], [b(b"T3Q")])
+    c("QQ", H("QQab") + "??" + H("cd"), [b(b"QQab\x00cd"), b(b"QQabXcd"), b(b"QQab\xffcd")],
+      [b(b"QQabcd"), b(b"QQabXXcd")])
+    c("QQMulti", H("QM") + "????" + H("xy") + "??" + H("zw"), [b(b"QM\x01\x02xy\x03zw")],
+      [b(b"QM\x01xy\x03zw"), b(b"QM\x01\x02xyzw")])
+    c("NibHi", H("NHab") + "4?" + H("cd"), [b(b"NHab@cd"), b(b"NHabOcd"), b(b"NHabAcd")],
+      [b(b"NHabPcd"), b(b"NHab\x04cd"), b(b"NHabcd")])
+    c("NibLo", H("NLab") + "?4" + H("cd"), [b(b"NLab\x04cd"), b(b"NLabDcd"), b(b"NLab\xf4cd")],
+      [b(b"NLabEcd"), b(b"NLab\x40cd")])
+    c("NibBoth", H("NB") + "6?" + "?1" + H("zz"), [b(b"NBaazz"), b(b"NBo1zz")],
+      [b(b"NBa2zz"), b(b"NBQ1zz")])
+    c("Star", H("STAR") + "*" + H("END"), [b(b"STAREND"), b(b"STAR\x01END"), b(b"STAR" + f.fill(300) + b"END"),
+                                          b(b"STARSTAREND")],
+      [b(b"ENDSTAR"), b(b"STAR"), b(b"STAEND")])
+    c("Star2", H("S2a") + "*" + H("S2b") + "*" + H("S2c"), [b(b"S2aS2bS2c"), b(b"S2a\x01S2b\x02\x03S2c")],
+      [b(b"S2aS2cS2b"), b(b"S2bS2aS2c")])
+    c("Exact3", H("EXa") + "{3}" + H("EXb"), [b(b"EXa\x00\x01\x02EXb")],
+      [b(b"EXa\x00\x01EXb"), b(b"EXa\x00\x01\x02\x03EXb")])
+    # {0} is not "exactly 0": clamscan 1.4.6 treats it like * [probed]
+    c("Exact0", H("E0a") + "{0}" + H("E0b"), [b(b"E0aE0b"), b(b"E0a\x01E0b"), b(b"E0a\x01\x02\x03E0b")],
+      [b(b"E0bE0a")])
+    c("Exact200", H("E2a") + "{200}" + H("E2b"), [b(b"E2a" + f.fill(200) + b"E2b")],
+      [b(b"E2a" + f.fill(199) + b"E2b"), b(b"E2a" + f.fill(201) + b"E2b")])
+    c("UpTo", H("UTa") + "{-3}" + H("UTb"),
+      [b(b"UTaUTb"), b(b"UTa\x01UTb"), b(b"UTa\x01\x02\x03UTb")], [b(b"UTa\x01\x02\x03\x05UTb")])
+    c("AtLeast", H("ALa") + "{3-}" + H("ALb"), [b(b"ALa\x01\x02\x03ALb"), b(b"ALa" + f.fill(500) + b"ALb")],
+      [b(b"ALa\x01\x02ALb"), b(b"ALaALb")])
+    c("Range", H("RGa") + "{2-4}" + H("RGb"),
+      [b(b"RGa\x01\x02RGb"), b(b"RGa\x01\x02\x03RGb"), b(b"RGa\x01\x02\x03\x05RGb")],
+      [b(b"RGa\x01RGb"), b(b"RGa\x01\x02\x03\x05\x06RGb")])
+    c("RangeWide", H("RWa") + "{100-300}" + H("RWb"),
+      [b(b"RWa" + f.fill(100) + b"RWb"), b(b"RWa" + f.fill(300) + b"RWb")],
+      [b(b"RWa" + f.fill(99) + b"RWb"), b(b"RWa" + f.fill(301) + b"RWb")])
+    c("Alt", H("ALT") + "(61|62|63)" + H("xx"), [b(b"ALTaxx"), b(b"ALTcxx")], [b(b"ALTdxx"), b(b"ALTxx")])
+    c("NotAlt", H("NAL") + "!(61|62)" + H("xx"), [b(b"NALcxx"), b(b"NAL\x00xx")],
+      [b(b"NALaxx"), b(b"NALbxx"), b(b"NALxx")])
+    c("AltMulti", H("AM") + "(6162|6364|6566)" + H("yz"), [b(b"AMabyz"), b(b"AMefyz")],
+      [b(b"AMadyz"), b(b"AMcbyz"), b(b"AMayz")])
+    c("NotAltMulti", H("NM") + "!(6162|6364)" + H("yz"), [b(b"NMadyz"), b(b"NMcbyz"), b(b"NM\x00\x00yz")],
+      [b(b"NMabyz"), b(b"NMcdyz")])
+    c("AltGeneric", H("AG") + "(61|6263|646566)" + H("zz"),
+      [b(b"AGazz"), b(b"AGbczz"), b(b"AGdefzz")], [b(b"AGbzz"), b(b"AGdezz"), b(b"AGzz")])
+    c("AltGenericNib", H("GN") + "(6?|7071)" + H("zz"), [b(b"GNazz"), b(b"GNpqzz")],
+      [b(b"GNpzz"), b(b"GNQzz")])
+    c("AltGenericGap", H("GG") + "(61{2}62|63)" + H("zz"), [b(b"GGa\x01\x02bzz"), b(b"GGczz")],
+      [b(b"GGa\x01bzz"), b(b"GGabzz")])
+    c("AltLeading", "(4142|4344)" + H("LEAD"), [b(b"ABLEAD"), b(b"CDLEAD")], [b(b"ACLEAD")])
+    c("AltTrailing", H("TRAIL") + "(4142|4344)", [b(b"TRAILAB"), b(b"TRAILCD")], [b(b"TRAILAD")])
+    c("BrRight", "41[1-3]" + H("BRR"), [b(b"A\x01BRR"), b(b"A\x01\x02\x03BRR")],
+      [b(b"ABRR"), b(b"A\x01\x02\x03\x05BRR")])
+    c("BrLeft", H("BRL") + "[2-4]5a", [b(b"BRL\x01\x02Z"), b(b"BRL\x01\x02\x03\x05Z")],
+      [b(b"BRL\x01Z"), b(b"BRL\x01\x02\x03\x05\x06Z")])
+    # (B)/(L)/(W) against every byte value: family ndb_boundary. Here the obvious cases.
+    c("BoundL", "(B)" + H("wordb"), [b(b" wordb"), b"wordb\x00\x01\x02", b(b"-wordb")],
+      [b(b"xwordb"), b(b"9wordb"), b(b"\x01wordb")])
+    c("BoundR", H("wordc") + "(B)", [b(b"wordc "), b"\x00\x01\x02wordc", b(b"wordc\n")],
+      [b(b"wordcx"), b(b"wordc7")])
+    c("BoundBoth", "(B)" + H("wordd") + "(B)", [b(b" wordd "), b(b"-wordd-")], [b(b"awordd "), b(b" worddz")])
+    c("LineL", "(L)" + H("linea"), [b(b"\nlinea"), b(b"\r\nlinea"), b"linea\x00\x01"],
+      [b(b"\rlinea"), b(b"xlinea"), b(b" linea")])
+    c("LineR", H("lineb") + "(L)", [b(b"lineb\n"), b(b"lineb\r\n"), b"\x00\x01lineb"],
+      [b(b"lineb\r"), b(b"linebx"), b(b"lineb ")])
+    c("NonAlnumW", H("wchr") + "(W)", [b(b"wchr "), b(b"wchr\x00")], [b(b"wchrx"), b(b"wchr5")])
+    c("Mixed", H("MX") + "??" + "4?" + H("mx") + "{1-2}" + "(61|62)" + H("qq") + "*" + H("MXEND"),
+      [b(b"MX\x01Amx\x01aqq\x02MXEND"), b(b"MX\x01Omx\x01\x02bqqMXEND")],
+      [b(b"MX\x01Amx\x01cqq\x02MXEND"), b(b"MX\x01Amx\x01\x02\x03aqqMXEND")])
+    c("HighBytes", "fffe" + "??" + "80a7", [b(b"\xff\xfe\x00\x80\xa7")], [b(b"\xff\xfe\x80\xa7")])
+    c("NulBytes", "000000??0000", [b(b"\x00\x00\x00\x91\x00\x00", pre=1)], [])
+    # Two signatures sharing a prefix: both must be reported with --allmatch.
+    c("Shared.A", H("SHAREDPFX") + H("one"), [b(b"SHAREDPFXone"), b(b"SHAREDPFXoneSHAREDPFXtwo")])
+    c("Shared.B", H("SHAREDPFX") + H("two"), [b(b"SHAREDPFXtwo"), b(b"SHAREDPFXtwoSHAREDPFXone")])
+    # Overlapping occurrences and a pattern at the very end of the file.
+    c("Overlap", H("abab") + "??" + H("ab"), [b(b"ababaab"), b(b"abababaab"), b(b"ababXab")],
+      [b(b"ababab"), b(b"abababab")])
+    c("AtEof", H("EOFPAT"), [b(b"EOFPAT", post=0)], [b(b"EOFPA", post=0)])
+    # A long pattern (> 64 bytes of static data).
+    long_pat = bytes(f.rng.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(150))
+    c("Long", hx(long_pat), [b(long_pat)], [b(long_pat[:-1] + b"\x00")])
+    return f
+
+
+def fam_ndb_offsets(seed):
+    f = Family("ndb_offsets", seed, doc=".ndb offsets on plain data: n, n,m, EOF-n, EOF-n,m, "
+               "combined with wildcards; FLEVEL fields")
+    db = "offsets.ndb"
+
+    def c(name, offset, pattern, hits=(), misses=(), target=0, extra=""):
+        full = "Avk.Off." + name
+        f.case(db, full, "%s:%d:%s:%s%s" % (full, target, offset, pattern, extra), hits=hits, misses=misses)
+
+    def at(pos, pat, size=None, pre_nul=True):
+        """File of `size` bytes with `pat` at `pos`."""
+        size = size or max(pos + len(pat) + 20, 64)
+        data = bytearray(f.fill(size))
+        data[pos:pos + len(pat)] = pat
+        if pos > 0 and pre_nul:
+            data[0] = 0
+        elif pos + len(pat) < size:
+            data[pos + len(pat)] = 0
+        return bytes(data)
+
+    def eof(back, pat, size=None):
+        size = size or max(back + 40, 80)
+        return at(size - back, pat, size)
+
+    c("Abs0", "0", H("ABS0x"), [at(0, b"ABS0x")], [at(1, b"ABS0x")])
+    c("Abs10", "10", H("ABS10"), [at(10, b"ABS10")], [at(9, b"ABS10"), at(11, b"ABS10")])
+    c("Abs300", "300", H("AB300"), [at(300, b"AB300")], [at(299, b"AB300"), at(20, b"AB300")])
+    c("AbsPastEnd", "1000", H("ABPE"), [], [at(100, b"ABPE", 200)])
+    c("AbsShift", "10,5", H("ABSSH"), [at(10, b"ABSSH"), at(15, b"ABSSH"), at(12, b"ABSSH")],
+      [at(9, b"ABSSH"), at(16, b"ABSSH")])
+    c("AbsShift0", "20,0", H("ABSZ"), [at(20, b"ABSZ")], [at(21, b"ABSZ")])
+    c("AbsWild", "16", H("AW") + "??" + H("aw"), [at(16, b"AW\x01aw")], [at(17, b"AW\x01aw")])
+    c("AbsStar", "12", H("ASa") + "*" + H("ASb"), [at(12, b"ASa\x01\x02ASb")], [at(13, b"ASa\x01\x02ASb")])
+    c("AbsRange", "12,4", H("ARa") + "{2-3}" + H("ARb"), [at(16, b"ARa\x01\x02\x03ARb")],
+      [at(17, b"ARa\x01\x02ARb")])
+    c("AbsAlt", "8", "(4142|4344)" + H("AALT"), [at(8, b"CDAALT")], [at(9, b"ABAALT")])
+    c("AbsNib", "8", "4?" + H("NIBO"), [at(8, b"ANIBO")], [at(7, b"ANIBO")])
+    c("Eof", "EOF-6", H("EOFSIX"), [eof(6, b"EOFSIX")], [eof(7, b"EOFSIX")])
+    c("EofMid", "EOF-30", H("EOFMID"), [eof(30, b"EOFMID")], [eof(29, b"EOFMID"), eof(31, b"EOFMID")])
+    c("EofShift", "EOF-15,2", H("EOFSH"), [eof(15, b"EOFSH"), eof(13, b"EOFSH")],
+      [eof(16, b"EOFSH"), eof(12, b"EOFSH")])
+    c("EofTooBig", "EOF-500", H("EOFTB"), [eof(500, b"EOFTB", 600)], [at(0, b"EOFTB", 100)])
+    c("EofWild", "EOF-10", H("EW") + "{2}" + H("ew"), [eof(10, b"EW\x01\x02ew")], [eof(11, b"EW\x01\x02ew")])
+    c("EofStar", "EOF-40", H("ESa") + "*" + H("ESb"), [eof(40, b"ESa" + b"\x01" * 10 + b"ESb")],
+      [eof(41, b"ESa\x01ESb")])
+    c("EofZero", "EOF-0", H("EZERO"), [], [eof(5, b"EZERO")])
+    # FLEVEL fields on .ndb lines
+    c("FlOk", "*", H("NFLOK"), [at(30, b"NFLOK")], extra=":51:255")
+    c("FlMinHigh", "*", H("NFLMH"), [], [at(30, b"NFLMH")], extra=":%d" % (CLAMSCAN_FLEVEL + 1))
+    c("FlMaxLow", "*", H("NFLML"), [], [at(30, b"NFLML")], extra=":1:20")
+    return f
+
+
+def fam_ndb_pe(seed):
+    f = Family("ndb_pe", seed, doc="target types 1/6 and EP/Sx/SEx/SL offsets on generated PE32 and "
+               "ELF files, and on clam.exe (EP at file offset 0x40)")
+    db = "exe.ndb"
+
+    def pe(ep_sec=0, ep_in=0x10, place=(), nsec=3):
+        """PE with `nsec` sections of 0x200 bytes of filler; `place` = [(section, offset in
+        section, bytes)]; returns the file and the section raw offsets."""
+        secs = []
+        for i in range(nsec):
+            raw = bytearray(f.fill(0x200 if i != 1 else 0x400))
+            for (s, o, data) in place:
+                if s == i:
+                    raw[o:o + len(data)] = data
+            secs.append((".s%d" % i, bytes(raw)))
+        # first pass to learn the VAs (they do not depend on the entry point)
+        _, _, vas = make_pe32(secs, 0)
+        data, offs, _ = make_pe32(secs, vas[ep_sec] + ep_in)
+        return data, offs
+
+    def elf(place=(), ep_off=0x20, bits=32):
+        payload = bytearray(f.fill(0x180))
+        payload[0] = 0
+        for (o, data) in place:
+            payload[o:o + len(data)] = data
+        data, _ = make_elf(bytes(payload), ep_off, bits)
+        return data
+
+    def c(name, target, offset, pattern, hits=(), misses=()):
+        full = "Avk.Exe." + name
+        f.case(db, full, "%s:%d:%s:%s" % (full, target, offset, pattern), hits=hits, misses=misses)
+
+    raw = f.blob  # non-executable binary data
+
+    # target type filtering
+    c("PeAny", 1, "*", H("PEANYPAT"), [pe(place=[(1, 0x50, b"PEANYPAT")])[0]],
+      [raw(b"PEANYPAT"), elf(place=[(0x40, b"PEANYPAT")])])
+    c("ElfAny", 6, "*", H("ELFANYPAT"), [elf(place=[(0x40, b"ELFANYPAT")]),
+                                          elf(place=[(0x40, b"ELFANYPAT")], bits=64)],
+      [raw(b"ELFANYPAT"), pe(place=[(0, 0x50, b"ELFANYPAT")])[0]])
+    c("T0OnPe", 0, "*", H("T0ONPE"), [pe(place=[(2, 0x20, b"T0ONPE")])[0], raw(b"T0ONPE")])
+    # entry point
+    c("Ep0", 1, "EP+0", H("EPZERO"), [pe(ep_sec=0, ep_in=0x10, place=[(0, 0x10, b"EPZERO")])[0],
+                                     pe(ep_sec=1, ep_in=0x30, place=[(1, 0x30, b"EPZERO")])[0]],
+      [pe(ep_sec=0, ep_in=0x10, place=[(0, 0x11, b"EPZERO")])[0],
+       pe(ep_sec=0, ep_in=0x10, place=[(0, 0x0F, b"EPZERO")])[0], raw(b"EPZERO")])
+    c("EpPlus", 1, "EP+5", H("EPPLUS"), [pe(ep_in=0x10, place=[(0, 0x15, b"EPPLUS")])[0]],
+      [pe(ep_in=0x10, place=[(0, 0x14, b"EPPLUS")])[0]])
+    c("EpMinus", 1, "EP-8", H("EPMINUS"), [pe(ep_in=0x40, place=[(0, 0x38, b"EPMINUS")])[0]],
+      [pe(ep_in=0x40, place=[(0, 0x39, b"EPMINUS")])[0]])
+    # EP-16 points into the header padding (EP at file offset 0x208, pattern at 0x1f8)
+    hdr_pe = bytearray(pe(ep_in=0x8)[0])
+    hdr_pe[0x1F8:0x1FC] = b"EPMH"
+    c("EpMinusHdr", 1, "EP-16", H("EPMH"), [bytes(hdr_pe)])
+    c("EpShift", 1, "EP+0,4", H("EPSHIFT"), [pe(ep_in=0x10, place=[(0, 0x10, b"EPSHIFT")])[0],
+                                           pe(ep_in=0x10, place=[(0, 0x14, b"EPSHIFT")])[0]],
+      [pe(ep_in=0x10, place=[(0, 0x15, b"EPSHIFT")])[0], pe(ep_in=0x10, place=[(0, 0x0F, b"EPSHIFT")])[0]])
+    c("EpWild", 1, "EP+0", H("EW") + "??" + "{2}" + H("ew"), [pe(ep_in=0x10, place=[(0, 0x10, b"EW\x01\x02\x03ew")])[0]],
+      [pe(ep_in=0x10, place=[(0, 0x11, b"EW\x01\x02\x03ew")])[0]])
+    c("EpStar", 1, "EP+0", H("ESa") + "*" + H("ESb"), [pe(ep_in=0x10, place=[(0, 0x10, b"ESa\x01ESb")])[0]],
+      [pe(ep_in=0x10, place=[(0, 0x11, b"ESa\x01ESb")])[0]])
+    c("ElfEp", 6, "EP+0", H("ELFEP"), [elf(place=[(0x20, b"ELFEP")], ep_off=0x20),
+                                       elf(place=[(0x60, b"ELFEP")], ep_off=0x60, bits=64)],
+      [elf(place=[(0x21, b"ELFEP")], ep_off=0x20)])
+    c("ElfEpPlus", 6, "EP+3,2", H("ELFEPP"), [elf(place=[(0x25, b"ELFEPP")], ep_off=0x20)],
+      [elf(place=[(0x26, b"ELFEPP")], ep_off=0x20)])
+    # sections
+    c("S0", 1, "S0+0", H("SECT0"), [pe(place=[(0, 0, b"SECT0")])[0]], [pe(place=[(0, 1, b"SECT0")])[0]])
+    c("S1", 1, "S1+32", H("SECT1"), [pe(place=[(1, 32, b"SECT1")])[0]],
+      [pe(place=[(1, 33, b"SECT1")])[0], pe(place=[(0, 32, b"SECT1")])[0]])
+    c("S2Shift", 1, "S2+16,8", H("SECT2"), [pe(place=[(2, 16, b"SECT2")])[0], pe(place=[(2, 24, b"SECT2")])[0]],
+      [pe(place=[(2, 25, b"SECT2")])[0], pe(place=[(2, 15, b"SECT2")])[0]])
+    c("S5Missing", 1, "S5+0", H("SECT5"), [], [pe(place=[(0, 0, b"SECT5")])[0]])
+    c("SE1", 1, "SE1", H("SEONE"), [pe(place=[(1, 0, b"SEONE")])[0], pe(place=[(1, 0x3F0, b"SEONE")])[0]],
+      [pe(place=[(0, 0x100, b"SEONE")])[0], pe(place=[(2, 0x10, b"SEONE")])[0]])
+    c("SL", 1, "SL+4", H("SLAST"), [pe(place=[(2, 4, b"SLAST")])[0], pe(nsec=2, place=[(1, 4, b"SLAST")])[0]],
+      [pe(place=[(1, 4, b"SLAST")])[0], pe(place=[(2, 5, b"SLAST")])[0]])
+    c("SLShift", 1, "SL+0,16", H("SLSH"), [pe(place=[(2, 16, b"SLSH")])[0]], [pe(place=[(2, 17, b"SLSH")])[0]])
+    # clam.exe based (the upstream test file: EP at file offset 0x40)
+    clam = _clam_exe()
+    if clam:
+        mod = bytearray(clam)
+        mod[0x40] ^= 0xFF
+        c("ClamEp", 1, "EP+0", "bb711040", [clam], [bytes(mod)])
+        c("ClamEpMinus", 1, "EP-64", "4d5a5000", [clam])
+        c("ClamS0", 1, "S0+64", "bb711040", [clam])
+        c("ClamSE0", 1, "SE0", "0033c050", [clam])
+        c("ClamSL", 1, "SL+64", "bb711040", [clam])
+    return f
+
+
+def fam_ndb_boundary(seed):
+    """(B), (L) and (W) on both sides of a pattern, next to every byte value."""
+    f = Family("ndb_boundary", seed, doc="(B)/(L)/(W) boundary tokens against each of the 256 byte "
+               "values on either side, CR/LF/CRLF combinations, file start and end")
+    sigs = [
+        ("BL", "(B)" + H("qzq")), ("BR", H("jxj") + "(B)"),
+        ("LL", "(L)" + H("lql")), ("LR", H("lxl") + "(L)"),
+        ("WL", "(W)" + H("wqw")), ("WR", H("wxw") + "(W)"), ("WM", H("wmw") + "(W)" + H("mwm")),
+        ("BM", H("bmb") + "(B)" + H("mbm")),
+    ]
+    for n, pat in sigs:
+        f.sig("boundary.ndb", "Avk.Bnd.%s:0:*:%s" % (n, pat))
+    for v in range(256):
+        c = bytes([v])
+        data = (b"\x00\x01" + c + b"qzq\x01\x00" + b"jxj" + c + b"\x01\x00" + c + b"lql\x01\x00" +
+                b"lxl" + c + b"\x01\x00" + c + b"wqw\x01\x00" + b"wxw" + c + b"\x01\x00" +
+                b"wmw" + c + b"mwm\x01\x00" + b"bmb" + c + b"mbm\x01\x00")
+        f.inp("byte%02x" % v, data)
+    # start/end of file and line-ending combinations
+    # (files of 5 bytes or less are not scanned at all by clamscan: keep these longer)
+    f.inp("start_BL", b"qzq\x00\x01\x02\x03\x04")
+    f.inp("end_BR", b"\x00\x01\x02\x03\x04jxj")
+    f.inp("start_LL", b"lql\x00\x01\x02\x03\x04")
+    f.inp("end_LR", b"\x00\x01\x02\x03\x04lxl")
+    f.inp("start_WL", b"wqw\x00\x01\x02\x03\x04")
+    f.inp("end_WR", b"\x00\x01\x02\x03\x04wxw")
+    for tag, seq in (("crlf", b"\r\n"), ("lfcr", b"\n\r"), ("crcr", b"\r\r"), ("lflf", b"\n\n"),
+                     ("cr", b"\r"), ("lf", b"\n")):
+        f.inp("left_" + tag, b"\x00\x01" + seq + b"lql\x01" + seq + b"qzq\x01")
+        f.inp("right_" + tag, b"\x00\x01lxl" + seq + b"\x01jxj" + seq + b"\x01")
+        f.inp("eofright_" + tag, b"\x00\x01\x02\x03lxl" + seq)
+    return f
+
+
+def _clam_exe():
+    p = "/usr/share/clamav-testfiles/clam.exe"
+    try:
+        with open(p, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def fam_reject_ndb(seed):
+    """Each questionable line alone in its own database file (clamscan stops at the first
+    bad line, so this is the only way to learn which lines it refuses)."""
+    f = Family("reject_ndb", seed, mode="single",
+               doc="questionable .ndb lines, each loaded alone; load acceptance and matches compared")
+    probe = f.blob(b"ABCDEFGH", b"\x01", b"AB\x01CD", b"\x02", b"ABCD", b"\x03", b"zzzzzz")
+    f.inp("probe", probe)
+    # gaps of 0..7 bytes between AB and CD, ABCD at the very start and end
+    for gap in range(8):
+        f.inp("gap%d" % gap, f.blob(b"AB" + bytes(range(1, gap + 1)) + b"CD"))
+    f.inp("at_start", b"ABCD\x00\x01\x02\x03")
+    f.inp("at_end", b"\x00\x01\x02\x03ABCD")
+    f.inp("alts", f.blob(b"ABCEFG\x01ABDEFG\x01ABEFFG\x01ABPCD\x01AB@CD\x01AB\nCD\x01AB CD"))
+    cases = [
+        # (id, line, clamscan accepts?)
+        ("static2_qq", "41??43", False),
+        ("static2_ok", "4142??4344", True),
+        ("short2", "4142", False),  # BM needs >= 3 static bytes [probed]
+        ("short3", "414243", True),
+        ("star_single", "41*424344", False),
+        ("star_lead", "*41424344", False),
+        ("star_trail", "41424344*", False),
+        ("qq_lead", "??41424344", True),
+        ("qq_trail", "41424344??", True),
+        ("range_lead", "{2}41424344", True),  # [probed]
+        ("range_trail", "41424344{2}", True),  # [probed]
+        ("range_inverted", "4142{5-2}4344", True),  # [probed]
+        ("range_huge", "4142{1-}4344", True),
+        ("odd_hex", "4142434", False),
+        ("bad_hex", "4142GG44", False),
+        ("upper_hex", "4A4B4C4D", True),
+        ("alt_unclosed", "4142(43|44", False),
+        ("alt_empty", "4142()4344", False),
+        ("alt_single", "4142(43)4344", True),
+        ("alt_only", "(41|42)(43|44)", False),
+        ("notalt_generic", "4142!(43|4445)4647", False),
+        ("alt_generic_ok", "4142(43|4445)4647", True),
+        ("alt_nib", "4142(4?|50)4344", True),
+        ("alt_star_inside", "4142(43*44|45)4647", False),
+        ("br_ok", "41[1-3]424344", True),
+        ("br_both_multi", "4142[1-3]4344", False),
+        ("br_max32", "41[0-32]424344", True),
+        ("br_max33", "41[0-33]424344", False),
+        ("br_inverted", "41[3-1]424344", False),
+        ("boundary_mid", "4142(B)4344", True),
+        ("line_mid", "4142(L)4344", True),
+        ("nib_only", "4?4?4?4?", False),
+        ("empty_pattern", "", False),
+    ]
+    for cid, pat, ok in cases:
+        fn = "%s.ndb" % cid
+        f.sig(fn, "Avk.Rej.%s:0:*:%s" % (cid, pat))
+        f.accept[fn] = ok
+    other = [
+        ("name_space", "Avk Rej Space:0:*:41424344", True),  # [probed]
+        ("name_colon_only", "Avk.Rej.x:0:*:41424344:", True),  # [probed]
+        ("few_fields", "Avk.Rej.few:0:41424344", False),
+        ("target_13", "Avk.Rej.t13:13:*:41424344", True),  # [probed]
+        ("target_8", "Avk.Rej.t8:8:*:41424344", True),
+        ("target_x", "Avk.Rej.tx:x:*:41424344", False),
+        ("ep_target0", "Avk.Rej.ept0:0:EP+0:41424344", False),
+        ("sect_target0", "Avk.Rej.st0:0:S0+0:41424344", False),
+        ("ep_target1", "Avk.Rej.ept1:1:EP+0:41424344", True),
+        ("off_garbage", "Avk.Rej.offg:0:EP+x:41424344", False),
+        ("off_eofplus", "Avk.Rej.eofp:0:EOF+5:41424344", False),
+        ("off_negative", "Avk.Rej.offneg:0:-5:41424344", False),
+        ("off_shift_noval", "Avk.Rej.offsh:0:10,:41424344", True),  # [probed]
+        ("flevel_high", "Avk.Rej.flh:0:*:41424344:%d" % (CLAMSCAN_FLEVEL + 1), True),
+        ("flevel_range", "Avk.Rej.flr:0:*:41424344:1:%d" % (CLAMSCAN_FLEVEL + 10), True),
+        ("flevel_garbage", "Avk.Rej.flg:0:*:41424344:abc", False),
+        ("comment", "# a comment line", True),
+        ("crlf", b"Avk.Rej.crlf:0:*:41424344\r\n", True),
+        ("blank_line", b"Avk.Rej.blank1:0:*:41424344\n\nAvk.Rej.blank2:0:*:45464748\n", False),
+        ("trailing_space", "Avk.Rej.trsp:0:*:41424344 ", False),
+    ]
+    for cid, line, ok in other:
+        fn = "%s.ndb" % cid
+        if isinstance(line, bytes):
+            f.dbs[fn] = line
+        else:
+            f.sig(fn, line)
+        f.accept[fn] = ok
+    return f
+
+
+def fam_reject_hash(seed):
+    f = Family("reject_hash", seed, mode="single", doc="questionable .hdb/.hsb lines, each loaded alone")
+    d = b"\x00" + bytes(f.rng.randrange(256) for _ in range(99))
+    f.inp("probe", d)
+    md5, sha1, sha256 = (hashlib.md5(d).hexdigest(), hashlib.sha1(d).hexdigest(), hashlib.sha256(d).hexdigest())
+    cases = [
+        ("md5_hdb", "hdb", "%s:100:Avk.RejH.a" % md5, True),
+        ("sha256_hdb", "hdb", "%s:100:Avk.RejH.b" % sha256, True),
+        ("md5_hsb", "hsb", "%s:100:Avk.RejH.c" % md5, True),
+        ("sha1_hsb", "hsb", "%s:100:Avk.RejH.d" % sha1, True),
+        ("len31", "hdb", "%s:100:Avk.RejH.e" % md5[:31], False),
+        ("len33", "hdb", "%s0:100:Avk.RejH.f" % md5, False),
+        ("nonhex", "hdb", "%sz:100:Avk.RejH.g" % md5[:31], False),
+        ("size_zero", "hdb", "%s:0:Avk.RejH.h" % md5, False),
+        ("size_text", "hdb", "%s:abc:Avk.RejH.i" % md5, False),
+        ("size_neg", "hdb", "%s:-1:Avk.RejH.j" % md5, False),
+        ("star_noflevel", "hdb", "%s:*:Avk.RejH.k" % md5, False),
+        ("star_flevel72", "hdb", "%s:*:Avk.RejH.l:72" % md5, False),
+        ("star_flevel73", "hdb", "%s:*:Avk.RejH.m:73" % md5, True),
+        ("no_name", "hdb", "%s:100" % md5, False),
+        ("empty_name", "hdb", "%s:100:" % md5, False),
+        ("extra_fields", "hdb", "%s:100:Avk.RejH.n:1:255:9" % md5, False),
+        ("flevel_high", "hsb", "%s:100:Avk.RejH.o:%d" % (sha256, CLAMSCAN_FLEVEL + 1), True),
+        ("comment", "hdb", "# comment", True),  # [probed]
+    ]
+    for cid, ext, line, ok in cases:
+        fn = "%s.%s" % (cid, ext)
+        f.sig(fn, line)
+        f.accept[fn] = ok
+    return f
+
+
+def fam_text(seed):
+    f = Family("text", seed, expect_differ="avkey does not implement clamscan's text normalisation yet",
+               # normalisation of text files happens in the HTML scanning path: it needs
+               # --scan-html=yes as well as --normalize=yes [probed]
+               opts=["--normalize=yes", "--scan-html=yes"],
+               doc="ASCII text inputs: clamscan also matches target-0 patterns against the lower-cased "
+                   "normalised text; target 7 matches only the normalised form")
+    db = "text.ndb"
+
+    def text(core):
+        pre = "This is a plain ASCII text file used by the avkey differential tests.\n"
+        post = "\nIt has several lines of ordinary words so that it is typed as text.\n"
+        return (pre + core + post).encode()
+
+    def c(name, target, pattern, hits=(), misses=()):
+        full = "Avk.Text." + name
+        f.case(db, full, "%s:%d:*:%s" % (full, target, pattern), hits=hits, misses=misses)
+
+    c("LowerPatUpperText", 0, H("ignore_user_abort"), [text("IGNORE_user_abort(asdf)"),
+                                                      text("ignore_user_abort(x)")])
+    c("UpperPatUpperText", 0, H("SHOUTED WORDS"), [text("SHOUTED WORDS here")], [text("shouted words")])
+    c("T7Lower", 7, H("target seven"), [text("TARGET SEVEN appears"), text("target seven")])
+    c("T7Upper", 7, H("TARGET EIGHT"), [], [text("TARGET EIGHT appears")])
+    c("Spaces", 0, H("two  spaces"), [text("two  spaces")], [text("two spaces")])
+    c("Tabs", 0, H("tab\there"), [text("tab\there")])
+    c("T7Tab", 7, H("tab\there"), [], [text("tab\there")])
+    c("T7TabSpace", 7, H("tab here"), [text("tab\there")])
+    c("T7Newline", 7, H("line one\nline two"), [], [text("LINE ONE\nLINE TWO")])
+    c("BinaryUpper", 0, H("binupper"), [], [f.blob(b"BINUPPER")])
+    return f
+
+
+def ldb_line(name, tdb, expr, subsigs):
+    return ";".join([name, tdb, expr] + list(subsigs))
+
+
+def fam_ldb_expr(seed):
+    f = Family("ldb_expr", seed, doc=".ldb logical expressions, counts, target description block "
+               "(Target, FileSize, EntryPoint, NumberOfSections, Engine), subsig offsets")
+    db = "expr.ldb"
+    b = f.blob
+
+    def c(name, tdb, expr, subsigs, hits=(), misses=()):
+        full = "Avk.Ldb." + name
+        f.case(db, full, ldb_line(full, tdb, expr, subsigs), hits=hits, misses=misses)
+
+    A, B_, C = H("LDBaaa"), H("LDBbbb"), H("LDBccc")
+    c("Single", "Target:0", "0", [H("LDBone")], [b(b"LDBone")], [b(b"LDBonE")])
+    c("And", "Target:0", "0&1", [H("ANDaa"), H("ANDbb")], [b(b"ANDaa\x01ANDbb"), b(b"ANDbb\x01ANDaa")],
+      [b(b"ANDaa"), b(b"ANDbb")])
+    c("Or", "Target:0", "0|1", [H("ORaaa"), H("ORbbb")], [b(b"ORaaa"), b(b"ORbbb"), b(b"ORaaaORbbb")],
+      [b(b"ORccc")])
+    c("Nested", "Target:0", "(0&1)|(2&3)", [H("NSa1"), H("NSa2"), H("NSb1"), H("NSb2")],
+      [b(b"NSa1NSa2"), b(b"NSb1\x01NSb2")], [b(b"NSa1NSb1"), b(b"NSa2NSb2")])
+    c("Not", "Target:0", "0&(1=0)", [H("NOTa"), H("NOTb")], [b(b"NOTa")], [b(b"NOTaNOTb"), b(b"NOTb")])
+    c("Eq3", "Target:0", "0=3", [H("EQ3x")], [b(b"EQ3x\x01EQ3x\x01EQ3x")],
+      [b(b"EQ3x\x01EQ3x"), b(b"EQ3x\x01EQ3x\x01EQ3x\x01EQ3x")])
+    c("Gt2", "Target:0", "0>2", [H("GT2x")], [b(b"GT2xGT2xGT2x"), b(b"GT2x" * 5)], [b(b"GT2xGT2x")])
+    c("Lt3", "Target:0", "0<3&1", [H("LT3x"), H("LT3anchor")], [b(b"LT3anchor"), b(b"LT3anchorLT3xLT3x")],
+      [b(b"LT3anchorLT3xLT3xLT3x")])
+    c("CountOverlap", "Target:0", "0>2", [H("ooo")], [b(b"ooooo")], [b(b"oooo")])
+    c("BlockCount", "Target:0", "(0|1|2)>3,2", [H("BKa"), H("BKb"), H("BKc")],
+      [b(b"BKaBKaBKaBKb"), b(b"BKaBKbBKcBKc")], [b(b"BKaBKaBKaBKa"), b(b"BKaBKb")])
+    c("BlockCount3", "Target:0", "(0|1|2)>3,3", [H("BLa"), H("BLb"), H("BLc")],
+      [b(b"BLaBLbBLcBLc")], [b(b"BLaBLaBLaBLb")])
+    c("BlockEq", "Target:0", "(0|1)=2", [H("BEa"), H("BEb")], [b(b"BEaBEb"), b(b"BEaBEa")],
+      [b(b"BEa"), b(b"BEaBEbBEa")])
+    c("BlockLt", "Target:0", "(0|1)<2&2", [H("BTa"), H("BTb"), H("BTxnchor")],
+      [b(b"BTxnchor"), b(b"BTxnchorBTa")], [b(b"BTxnchorBTaBTb")])
+    c("EqDistinct", "Target:0", "(0|1|2)=2,2", [H("EDa"), H("EDb"), H("EDc")],
+      [b(b"EDaEDb")], [b(b"EDaEDa")])
+    c("Wild", "Target:0", "0&1", [H("WLa") + "??" + H("wl"), H("WLb") + "*" + H("end")],
+      [b(b"WLa\x01wl\x02WLb\x03\x04end")], [b(b"WLawl\x02WLb\x03\x04end")])
+    c("SubOffset", "Target:0", "0&1", ["10:" + H("OFFa"), "EOF-4:" + H("OFFb")],
+      [b"\x00" * 10 + b"OFFa" + b"\x01" * 20 + b"OFFb"],
+      [b"\x00" * 11 + b"OFFa" + b"\x01" * 20 + b"OFFb"])
+    c("SubOffsetShift", "Target:0", "0", ["4,4:" + H("OSHa")], [b"\x00" * 8 + b"OSHa\x00", b"\x00" * 4 + b"OSHa\x00\x01"],
+      [b"\x00" * 9 + b"OSHa\x00"])
+    # FileSize/EntryPoint/NumberOfSections need Engine:51+ (else load error) [probed]
+    c("FileSize", "Engine:51-255,Target:0,FileSize:100-200", "0", [H("FSIZE")],
+      [b(b"FSIZE", pre=50, post=45), b(b"FSIZE", pre=150, post=45)],
+      [b(b"FSIZE", pre=50, post=44), b(b"FSIZE", pre=151, post=45)])
+    c("EngineOk", "Engine:51-255,Target:0", "0", [H("ENGOK")], [b(b"ENGOK")])
+    c("EngineHigh", "Engine:%d-255,Target:0" % (CLAMSCAN_FLEVEL + 1), "0", [H("ENGHI")], [], [b(b"ENGHI")])
+    c("EngineLow", "Engine:1-20,Target:0", "0", [H("ENGLO")], [], [b(b"ENGLO")])
+    # 64 subsignatures, all needed
+    subs = [H("M%02dx" % i) for i in range(64)]
+    allin = b"".join(b"M%02dx\x01" % i for i in range(64))
+    c("Max64", "Target:0", "&".join(str(i) for i in range(64)), subs, [b(allin)],
+      [b(allin.replace(b"M63x", b"M63y"))])
+    # PE / ELF target description keys
+    def pe(place, nsec=3, ep_in=0x10):
+        secs = []
+        for i in range(nsec):
+            raw = bytearray(f.fill(0x200))
+            for (s_, o, d) in place:
+                if s_ == i:
+                    raw[o:o + len(d)] = d
+            secs.append((".s%d" % i, bytes(raw)))
+        _, _, vas = make_pe32(secs, 0)
+        return make_pe32(secs, vas[0] + ep_in)[0]
+    c("TargetPe", "Target:1", "0", [H("LTPE")], [pe([(1, 8, b"LTPE")])], [b(b"LTPE")])
+    # EntryPoint takes decimal numbers (0x... is a load error) [probed]. The EP is at RVA
+    # 0x1000+ep_in, file offset 0x200+ep_in.
+    c("EpRange", "Engine:51-255,Target:1,EntryPoint:520-540", "0", [H("LEPR")],
+      [pe([(1, 8, b"LEPR")], ep_in=0x10)], [pe([(1, 8, b"LEPR")], ep_in=0x30)])
+    c("EpRangeRva", "Engine:51-255,Target:1,EntryPoint:4100-4120", "0", [H("LEPV")],
+      [], [pe([(1, 8, b"LEPV")], ep_in=0x10)])
+    c("NSections", "Engine:51-255,Target:1,NumberOfSections:2-2", "0", [H("LNSEC")],
+      [pe([(1, 8, b"LNSEC")], nsec=2)], [pe([(1, 8, b"LNSEC")], nsec=3)])
+    c("EpSub", "Target:1", "0&1", ["EP+0:" + H("LEPSUB"), "S1+8:" + H("LS1")],
+      [pe([(0, 0x10, b"LEPSUB"), (1, 8, b"LS1")])], [pe([(0, 0x11, b"LEPSUB"), (1, 8, b"LS1")])])
+    return f
+
+
+def fam_ldb_mod(seed):
+    f = Family("ldb_mod", seed, doc=".ldb subsignature modifiers ::i ::w ::a ::f and combinations; "
+               "::f against every byte value")
+    db = "mod.ldb"
+    b = f.blob
+    T = "Engine:81-255,Target:0"
+
+    def c(name, sub, hits=(), misses=(), expr="0"):
+        full = "Avk.Mod." + name
+        subs = sub if isinstance(sub, list) else [sub]
+        f.case(db, full, ldb_line(full, T, expr, subs), hits=hits, misses=misses)
+
+    def w(t):
+        return b"".join(bytes([ch, 0]) for ch in t)
+
+    c("Nocase", H("NoCase") + "::i", [b(b"nocase"), b(b"NOCASE"), b(b"NoCase")], [b(b"NoCas3")])
+    c("NocaseWild", H("NCw") + "??" + H("xY") + "::i", [b(b"ncw\x01XY"), b(b"NCW\x01xy")], [b(b"NCWxy")])
+    c("NocaseAlt", H("NCa") + "(61|62)" + H("zz") + "::i", [b(b"ncaAzz"), b(b"NCAbZZ")], [b(b"NCAczz")])
+    c("NocaseDigits", H("N1-2@") + "::i", [b(b"n1-2@")], [b(b"n1-2`")])
+    c("Wide", H("Wide") + "::w", [b(w(b"Wide"))], [b(b"Wide"), b(w(b"wide"))])
+    c("WideAscii", H("WiAs") + "::wa", [b(w(b"WiAs")), b(b"WiAs")], [b(w(b"wias"))])
+    c("WideNocase", H("WiNc") + "::wi", [b(w(b"winc")), b(w(b"WINC"))], [b(b"WiNc")])
+    # ?? is widened as well (2 bytes), unlike what the manual suggests [probed]
+    c("WideWild", H("WW") + "??" + H("ww") + "::w", [b(w(b"WW") + b"\x01\x00" + w(b"ww"))],
+      [b(w(b"WW") + b"\x01" + w(b"ww"))])
+    c("Fullword", H("fword") + "::f", [b(b" fword "), b(b"-fword."), b"\x00\x01\x02fword",
+                                        b"fword\x00\x01\x02\x03"],
+      [b(b"xfword "), b(b" fwordx"), b(b"7fword ")])
+    c("FullwordNocase", H("FwNc") + "::fi", [b(b" fwnc "), b(b" FWNC ")], [b(b"afwnc ")])
+    c("FullwordWide", H("FwWd") + "::fw", [b(b"\x00\x00" + w(b"FwWd") + b"\x20\x00")],
+      [b(w(b"xFwWd") + b"\x20\x00")])
+    c("AllFour", H("Al4") + "::iwaf", [b(b" al4 "), b(b" " + w(b"AL4") + b" ")], [b(b"xal4 ")])
+    c("MixedSubs", [H("MXa") + "::i", H("MXb") + "::w", H("MXc")], [b(b"mxa\x01" + w(b"MXb") + b"\x01MXc")],
+      [b(b"mxa\x01MXb\x01MXc")], expr="0&1&2")
+    # ::f next to every byte value (left and right)
+    f.sig("fullword.ldb", ldb_line("Avk.Mod.FwL", T, "0", [H("fwl") + "::f"]))
+    f.sig("fullword.ldb", ldb_line("Avk.Mod.FwR", T, "0", [H("fwr") + "::f"]))
+    f.sig("fullword.ldb", ldb_line("Avk.Mod.FwIL", T, "0", [H("fil") + "::fi"]))
+    for v in range(256):
+        ch = bytes([v])
+        f.inp("fw_byte%02x" % v, b"\x00\x01" + ch + b"fwl\x20\x00" + b" fwr" + ch + b"\x00\x01" +
+              ch + b"FIL\x20\x00")
+    return f
+
+
+def fam_ldb_pcre(seed):
+    f = Family("ldb_pcre", seed, doc=".ldb PCRE subsignatures: triggers, flags, offsets, anchoring")
+    db = "pcre.ldb"
+    b = f.blob
+    T = "Engine:81-255,Target:0"
+
+    def c(name, expr, subs, hits=(), misses=()):
+        full = "Avk.Pcre." + name
+        f.case(db, full, ldb_line(full, T, expr, subs), hits=hits, misses=misses)
+
+    c("Basic", "0&1", [H("PCRa"), "0/pc[0-9]+re/"], [b(b"PCRa\x01pc123re")], [b(b"PCRa\x01pcre"), b(b"pc1re")])
+    c("Caseless", "0&1", [H("PCRb"), "0/caseless/i"], [b(b"PCRb CASELESS")], [b(b"PCRb caseles")])
+    c("NoFlagCase", "0&1", [H("PCRc"), "0/CaSe/"], [b(b"PCRc CaSe")], [b(b"PCRc case")])
+    c("Dotall", "0&1", [H("PCRd"), "0/do.tall/s"], [b(b"PCRd do\ntall")], [])
+    c("NoDotall", "0&1", [H("PCRe"), "0/nd.tall/"], [b(b"PCRe nd-tall")], [b(b"PCRe nd\ntall")])
+    c("Multiline", "0&1", [H("PCRf"), "0/^mline$/m"], [b(b"PCRf\nmline\n")], [b(b"PCRf mline\n")])
+    c("Extended", "0&1", [H("PCRg"), "0/ext ended/x"], [b(b"PCRg extended")], [b(b"PCRg ext ended")])
+    c("Ungreedy", "0&1", [H("PCRh"), "0/ung.+y/U"], [b(b"PCRh ungreedy")])
+    c("Semicolon", "0&1", [H("PCRi"), "0/semi\\x3Bcolon/"], [b(b"PCRi semi;colon")], [b(b"PCRi semicolon")])
+    c("Slash", "0&1", [H("PCRj"), "0/sl\\/ash/"], [b(b"PCRj sl/ash")], [b(b"PCRj slash")])
+    c("Global2", "0&1>1", [H("PCRk"), "0/glob[0-9]/g"], [b(b"PCRk glob1 glob2")], [b(b"PCRk glob1")])
+    c("NoGlobal", "0&1>1", [H("PCRl"), "0/nglob[0-9]/"], [], [b(b"PCRl nglob1 nglob2")])
+    c("TriggerOr", "(0|1)&2", [H("PCRm1"), H("PCRm2"), "0|1/trig/"], [b(b"PCRm2 trig"), b(b"PCRm1 trig")],
+      [b(b"trig PCRm3")])
+    c("TriggerNotMet", "0&2", [H("PCRn1"), H("PCRn2"), "1/never/"], [], [b(b"PCRn1 never")])
+    c("Anchored", "0&1", [H("PCRo"), "9:0/aaaa/"], [b"\x00" * 9 + b"aaaa\x00PCRo"],
+      [b"\x00" * 8 + b"aaaa\x00\x00PCRo"])
+    c("Rolling", "0&1", [H("PCRp"), "9:0/bbbb/r"], [b"\x00" * 9 + b"bbbb\x00PCRp", b"\x00" * 20 + b"bbbb\x00PCRp"],
+      [b"\x00" * 8 + b"bbbb\x00\x00PCRp"])
+    c("Encompass", "0&1", [H("PCRq"), "10,6:0/cccc/re"], [b"\x00" * 12 + b"cccc\x00PCRq\x00"],
+      [b"\x00" * 14 + b"cccc\x00PCRq\x00"])
+    c("EofOffset", "0&1", [H("PCRr"), "EOF-6:0/dddd/"], [b"\x00PCRr\x00\x00\x00" + b"dddd\x00\x00"],
+      [b"\x00PCRr\x00\x00\x00" + b"dddd\x00"])
+    c("AnchoredFlag", "0&1", [H("PCRs"), "0/eeee/A"], [b"eeee\x00PCRs\x00\x01"], [b"\x00eeee\x00PCRs\x00"])
+    c("DollarEnd", "0&1", [H("PCRt"), "0/ffff$/E"], [b"\x00PCRt\x00ffff"], [b"\x00PCRt\x00ffff\n"])
+    c("Binary", "0&1", [H("PCRu"), "0/\\x00\\x01[\\x02-\\x05]{2}\\xff/"], [b(b"PCRu\x00\x01\x03\x04\xff")],
+      [b(b"PCRu\x00\x01\x03\xff")])
+    c("Count2", "0&1=2", [H("PCRv"), "0/cnt[ab]/g"], [b(b"PCRv cnta cntb")], [b(b"PCRv cnta cntb cnta")])
+    return f
+
+
+def fam_ldb_bcomp(seed):
+    f = Family("ldb_bcomp", seed, doc=".ldb byte-compare subsignatures")
+    db = "bcomp.ldb"
+    b = f.blob
+    T = "Engine:81-255,Target:0"
+
+    def c(name, anchor, bc, hits=(), misses=()):
+        full = "Avk.Bc." + name
+        f.case(db, full, ldb_line(full, T, "0&1", [H(anchor), bc]), hits=hits, misses=misses)
+
+    c("RawBig", "BCa1", "0(>>4#ib2#=0x0102)", [b(b"BCa1\x01\x02")], [b(b"BCa1\x02\x01")])
+    c("RawLittle", "BCa2", "0(>>4#il2#=0x0201)", [b(b"BCa2\x01\x02")], [b(b"BCa2\x02\x01")])
+    c("RawGt", "BCa3", "0(>>4#ib2#>0x0100)", [b(b"BCa3\x01\x02"), b(b"BCa3\xff\x00")], [b(b"BCa3\x01\x00")])
+    c("RawLt", "BCa4", "0(>>4#ib1#<16)", [b(b"BCa4\x0f"), b(b"BCa4\x00")], [b(b"BCa4\x10")])
+    c("RawRange", "BCa5", "0(>>4#ib1#>5,<10)", [b(b"BCa5\x06"), b(b"BCa5\x09")], [b(b"BCa5\x05"), b(b"BCa5\x0a")])
+    c("Raw4", "BCa6", "0(>>4#il4#=305419896)", [b(b"BCa6\x78\x56\x34\x12")], [b(b"BCa6\x12\x34\x56\x78")])
+    c("Back", "BCa7", "0(<<2#ib2#=0x0304)", [b(b"\x03\x04BCa7")], [b(b"\x04\x03BCa7")])
+    c("Skip", "BCa8", "0(>>6#ib1#=0x2a)", [b(b"BCa8\x01\x01\x2a")], [b(b"BCa8\x01\x2a\x01")])
+    c("Decimal", "BCd1", "0(>>4#de3#=123)", [b(b"BCd1123")], [b(b"BCd1124"), b(b"BCd112")])
+    c("DecimalGt", "BCd2", "0(>>4#d3#>99)", [b(b"BCd2100"), b(b"BCd2999")], [b(b"BCd2099")])
+    # text bases (h, d, a) default to little endian: the parsed value is byte-swapped [probed]
+    c("Hex", "BCh1", "0(>>4#hbe4#=0x1a2b)", [b(b"BCh11a2b"), b(b"BCh11A2B")], [b(b"BCh11a2c")])
+    c("HexLe", "BCh3", "0(>>4#hle4#=0x2b1a)", [b(b"BCh31a2b")], [b(b"BCh32b1a")])
+    c("HexGt", "BCh2", "0(>>4#hb2#>0x7f)", [b(b"BCh2ff"), b(b"BCh280")], [b(b"BCh27f")])
+    c("HexNoEnd", "BCh4", "0(>>4#h4#=6699)", [], [b(b"BCh41a2b")])
+    c("Auto", "BCau", "0(>>4#abe4#=0x10)", [b(b"BCau0x10")], [b(b"BCau0x11")])
+    c("AutoDec", "BCad", "0(>>4#ab3#=100)", [b(b"BCad100")], [b(b"BCad101")])
+    c("DecLe", "BCd3", "0(>>4#d4#=1234)", [b(b"BCd31234")], [b(b"BCd34321")])
+    c("PastEof", "BCeo", "0(>>4#ib4#>0)", [], [b(b"BCeo\x01\x02", post=0)])
+    return f
+
+
+def fam_reject_ldb(seed):
+    f = Family("reject_ldb", seed, mode="single", doc="questionable .ldb lines, each loaded alone")
+    f.inp("probe", f.blob(b"LDBREJa\x01LDBREJb\x01ldbrejc\x01pcre123\x01\x01\x02"))
+    ok_sub = H("LDBREJa")
+    cases = [
+        ("ok", "Avk.RejL.ok;Target:0;0;%s" % ok_sub, True),
+        ("engine_not_first", "Avk.RejL.enf;Target:0,Engine:51-255;0;%s" % ok_sub, False),
+        ("no_target", "Avk.RejL.not;Engine:51-255;0;%s" % ok_sub, False),
+        ("trailing_semicolon", "Avk.RejL.ts;Target:0;0;%s;" % ok_sub, False),
+        ("expr_index_oob", "Avk.RejL.oob;Target:0;0&1;%s" % ok_sub, False),
+        ("expr_unused_sub", "Avk.RejL.unu;Target:0;0;%s;%s" % (ok_sub, H("LDBREJb")), False),
+        ("expr_garbage", "Avk.RejL.gar;Target:0;0&&1;%s;%s" % (ok_sub, H("LDBREJb")), False),
+        ("expr_unbalanced", "Avk.RejL.unb;Target:0;(0&1;%s;%s" % (ok_sub, H("LDBREJb")), False),
+        ("unknown_tdb_key", "Avk.RejL.key;Target:0,Bogus:1;0;%s" % ok_sub, True),
+        ("tdb_filesize_bad", "Avk.RejL.fsb;Target:0,FileSize:x-y;0;%s" % ok_sub, False),
+        ("subsig_static2", "Avk.RejL.s2;Target:0;0;41??43", False),
+        ("subsig_two_bytes", "Avk.RejL.2b;Target:0;0;4c44", True),
+        ("mod_without_engine", "Avk.RejL.mwe;Target:0;0;%s::i" % ok_sub, True),
+        ("mod_unknown", "Avk.RejL.mun;Engine:81-255,Target:0;0;%s::z" % ok_sub, False),
+        ("pcre_only", "Avk.RejL.po;Engine:81-255,Target:0;0;/pcre[0-9]+/", False),
+        ("pcre_ok", "Avk.RejL.pok;Engine:81-255,Target:0;0&1;%s;0/pcre[0-9]+/" % ok_sub, True),
+        ("pcre_bad_regex", "Avk.RejL.pbr;Engine:81-255,Target:0;0&1;%s;0/pcre[0-9/" % ok_sub, False),
+        ("pcre_bad_flag", "Avk.RejL.pbf;Engine:81-255,Target:0;0&1;%s;0/pcre/q" % ok_sub, False),
+        ("pcre_trigger_later", "Avk.RejL.ptl;Engine:81-255,Target:0;0&1;%s;1/pcre/" % ok_sub, False),
+        ("bc_ok", "Avk.RejL.bco;Engine:81-255,Target:0;0&1;%s;0(>>7#ib1#=1)" % ok_sub, True),
+        ("bc_bad", "Avk.RejL.bcb;Engine:81-255,Target:0;0&1;%s;0(>>7#zz1#=1)" % ok_sub, False),
+        ("subs_65", "Avk.RejL.65;Target:0;0;" + ";".join(H("S%03d" % i) for i in range(65)), False),
+        ("ep_hex", "Avk.RejL.eph;Engine:51-255,Target:1,EntryPoint:0x10-0x20;0;%s" % ok_sub, False),
+        ("filesize_no_engine", "Avk.RejL.fne;Target:0,FileSize:1-1000;0;%s" % ok_sub, False),
+        ("count_eq0_only", "Avk.RejL.eq0;Target:0;0=0;%s" % ok_sub, True),
+        ("empty_expr", "Avk.RejL.emp;Target:0;;%s" % ok_sub, False),
+    ]
+    for cid, line, ok in cases:
+        fn = "%s.ldb" % cid
+        f.sig(fn, line)
+        f.accept[fn] = ok
+    return f
+
+
+def fam_allow(seed):
+    f = Family("allow", seed, doc=".fp/.sfp allow lists (MD5/SHA1/SHA256, '*' size) over body, hash and "
+               "logical detections")
+    b = f.blob
+    f.sig("sigs.ndb", "Avk.Allow.Body:0:*:%s" % H("ALLOWBODY"))
+    f.sig("sigs.ldb", ldb_line("Avk.Allow.Ldb", "Target:0", "0", [H("ALLOWLDB")]))
+    files = {}
+    for i in range(12):
+        files[i] = b(b"ALLOWBODY", b"\x01ALLOWLDB", f.fill(i))
+    hashed = b(b"ALLOWHASHONLY")
+    f.sig("sigs.hdb", "%s:%d:Avk.Allow.Hash" % (hashlib.md5(hashed).hexdigest(), len(hashed)))
+    f.inp("hashonly.allowed", hashed, misses=["Avk.Allow.Hash"])
+    f.sig("allow.fp", "%s:%d:Avk.Fp.HashOnly" % (hashlib.md5(hashed).hexdigest(), len(hashed)))
+    both = ["Avk.Allow.Body", "Avk.Allow.Ldb"]
+    plans = [
+        ("fp", "md5", "%s:%d:Avk.Fp.Md5", True),
+        ("fp", "sha256", "%s:%d:Avk.Fp.Sha256", True),
+        ("fp", "md5", "%s:*:Avk.Fp.Md5Any:73", True),
+        ("fp", "md5", "%s:%d+1:Avk.Fp.WrongSize", False),
+        ("sfp", "sha1", "%s:%d:Avk.Sfp.Sha1", True),
+        ("sfp", "sha256", "%s:%d:Avk.Sfp.Sha256", True),
+        ("sfp", "sha256", "%s:*:Avk.Sfp.Sha256Any:73", True),
+        ("fp", "md5", "%s:%d:Avk.Fp.FlHigh:" + str(CLAMSCAN_FLEVEL + 1), False),
+        ("fp", "MD5", "%s:%d:Avk.Fp.Upper", True),
+    ]
+    for i, (ext, alg, fmt, allowed) in enumerate(plans):
+        d = files[i]
+        hx_ = getattr(hashlib, alg.lower())(d).hexdigest()
+        if alg.isupper():
+            hx_ = hx_.upper()
+        if "+1" in fmt:
+            line = fmt.replace("%d+1", "%d") % (hx_, len(d) + 1)
+        elif "%d" in fmt:
+            line = fmt % (hx_, len(d))
+        else:
+            line = fmt % hx_
+        f.sig("allow.%s" % ext, line)
+        name = fmt.split(":")[2]
+        if allowed:
+            f.inp("%s.allowed" % name, d, misses=both)
+        else:
+            f.inp("%s.notallowed" % name, d, hits=both)
+    f.inp("plain.notallowed", files[11], hits=both)
+    return f
+
+
+def fam_ignore(seed):
+    f = Family("ignore", seed, doc=".ign2 ignore lists: plain names, names with the MD5 of the db line")
+    b = f.blob
+    lines = {n: "Avk.Ign.%s:0:*:%s" % (n, H("IGN" + n.upper())) for n in
+             ("Plain", "Suffixed", "Md5Ok", "Md5Bad", "Kept", "Case")}
+    for n, l in lines.items():
+        f.sig("sigs.ndb", l)
+    ldb = ldb_line("Avk.Ign.Ldb", "Target:0", "0", [H("IGNLDB")])
+    f.sig("sigs.ldb", ldb)
+    d = b(b"IGNLDB")
+    f.sig("sigs.hdb", "%s:%d:Avk.Ign.Hash" % (hashlib.md5(d).hexdigest(), len(d)))
+    f.inp("ldbhash", d, misses=["Avk.Ign.Ldb", "Avk.Ign.Hash"])
+    md5 = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
+    # Name-only lines first, Name:md5 lines last: clamscan 1.4.6's cli_loadign keeps the
+    # previous line's token pointers, so a name-only line after a Name:md5 line reads stale
+    # bytes as its md5 (ignore silently lost, or "Malformed MD5 string") [probed; see the
+    # reject_ign family].
+    f.sig("ignore.ign2", "Avk.Ign.Plain")
+    f.sig("ignore.ign2", "Avk.Ign.Suffixed.UNOFFICIAL")
+    f.sig("ignore.ign2", "avk.ign.case")
+    f.sig("ignore.ign2", "Avk.Ign.Ldb")
+    f.sig("ignore.ign2", "Avk.Ign.Hash")
+    f.sig("ignore.ign2", "Avk.Ign.NotLoaded")
+    f.sig("ignore.ign2", "Avk.Ign.Md5Ok:%s" % md5(lines["Md5Ok"]))
+    f.sig("ignore.ign2", "Avk.Ign.Md5Bad:%s" % md5(lines["Md5Bad"] + "x"))
+    expect = {"Plain": False, "Suffixed": None, "Md5Ok": False, "Md5Bad": True, "Kept": True, "Case": None}
+    for n, want in expect.items():
+        data = b(("IGN" + n.upper()).encode())
+        name = "Avk.Ign." + n
+        if want is None:
+            f.inp(n, data)
+        else:
+            f.inp(n, data, hits=[name] if want else [], misses=[] if want else [name])
+    return f
+
+
+def fam_reject_ign(seed):
+    """.ign2 and .fp lines alone; includes clamscan's stale-token behaviour in cli_loadign."""
+    f = Family("reject_ign", seed, mode="single", doc="questionable .ign2/.fp files, each loaded with "
+               "one .ndb signature beside it")
+    f.inp("probe", f.blob(b"IGNREJSIG"))
+    sigline = "Avk.RejI.Sig:0:*:%s" % H("IGNREJSIG")
+    md5 = hashlib.md5(sigline.encode()).hexdigest()
+    probe_md5 = hashlib.md5(f.inputs["probe"]).hexdigest()
+    cases = [
+        ("name", "ign2", "Avk.RejI.Sig", True),
+        ("name_md5", "ign2", "Avk.RejI.Sig:%s" % md5, True),
+        ("name_badmd5", "ign2", "Avk.RejI.Sig:%s" % md5[:31], False),
+        ("md5_then_short_name", "ign2", "Avk.RejI.Other:%s\nAvk.RejI.Sig" % md5, True),
+        ("md5_then_long_name", "ign2", "Avk.RejI.Oth:%s\nAvk.RejI.Sig.LongerName" % md5, False),
+        ("three_fields", "ign2", "Avk.RejI.Sig:%s:extra" % md5, True),
+        ("old_ign", "ign", "sigs.ndb:1:Avk.RejI.Sig", True),
+        ("fp_ok", "fp", "%s:%d:Avk.RejI.Fp" % (probe_md5, len(f.inputs["probe"])), True),
+        ("fp_star_noflevel", "fp", "%s:*:Avk.RejI.Fp" % probe_md5, False),
+    ]
+    for cid, ext, text, ok in cases:
+        fn = "%s.%s" % (cid, ext)
+        f.dbs[fn] = (text + "\n").encode()
+        f.accept[fn] = ok
+    f.extra_db = sigline  # loaded beside every db file (run_diff.py: manifest "extra_db")
+    return f
+
+
+def fam_combined(families):
+    """Every signature of the plain scan families loaded together over every input: catches
+    interactions (shared prefixes, one automaton) that per-family runs cannot."""
+    f = Family("combined", 0, doc="union of the scan families' signatures and inputs")
+    for fam in families:
+        if fam.mode != "scan" or fam.expect_differ or fam.opts:
+            continue
+        for fn, lines in fam.dbs.items():
+            f.dbs["%s_%s" % (fam.name, fn)] = lines
+        for fn, data in fam.inputs.items():
+            f.inputs["%s_%s" % (fam.name, fn)] = data
+        f.intent += [("%s_%s" % (fam.name, i), s, e) for (i, s, e) in fam.intent]
+    return f
+
+
+FAMILIES = {
+    "hash": fam_hash,
+    "ndb_tokens": fam_ndb_tokens,
+    "ndb_offsets": fam_ndb_offsets,
+    "ndb_pe": fam_ndb_pe,
+    "ndb_boundary": fam_ndb_boundary,
+    "reject_ndb": fam_reject_ndb,
+    "reject_hash": fam_reject_hash,
+    "ldb_expr": fam_ldb_expr,
+    "ldb_mod": fam_ldb_mod,
+    "ldb_pcre": fam_ldb_pcre,
+    "ldb_bcomp": fam_ldb_bcomp,
+    "reject_ldb": fam_reject_ldb,
+    "reject_ign": fam_reject_ign,
+    "allow": fam_allow,
+    "ignore": fam_ignore,
+    "text": fam_text,
+}
+ALL = list(FAMILIES) + ["combined"]
+
+
+def build(names, seed):
+    """Returns the Family objects for `names` (\"combined\" pulls in its members)."""
+    out = {}
+    need = set(names)
+    if "combined" in need:
+        need |= set(FAMILIES)
+    built = {n: FAMILIES[n](seed) for n in FAMILIES if n in need}
+    for n in names:
+        out[n] = fam_combined(list(built.values())) if n == "combined" else built[n]
+    return out
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--family", action="append", choices=ALL, help="default: all")
+    ap.add_argument("--list", action="store_true", help="print family names and exit")
+    a = ap.parse_args(argv)
+    if a.list:
+        print("\n".join(ALL))
+        return 0
+    names = a.family or ALL
+    for name, fam in build(names, a.seed).items():
+        fam.write(a.out)
+        print("%-12s %3d db files %4d signature lines %4d inputs" % (
+            name, len(fam.dbs), sum(len(v) if isinstance(v, list) else v.count(b"\n")
+                                    for v in fam.dbs.values()), len(fam.inputs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
