@@ -334,6 +334,14 @@ bool Run(MatchContext& c, const TokenSeq& seq, size_t i, uint64_t pos, const Con
         break;
       }
       case Token::Kind::kLine: {
+        if (t.check_left && t.check_right) {
+          // In the middle of a pattern (L) stands for one line-break byte.
+          if (kFwd ? pos >= c.size : pos == 0) return false;
+          uint8_t ch = c.data[kFwd ? pos : pos - 1];
+          if (ch != '\n' && ch != '\r') return false;
+          pos = kFwd ? pos + 1 : pos - 1;
+          break;
+        }
         bool left = pos == 0 || c.data[pos - 1] == '\n';
         bool right = pos == c.size || c.data[pos] == '\n' ||
                      (c.data[pos] == '\r' && pos + 1 < c.size && c.data[pos + 1] == '\n');
@@ -358,6 +366,8 @@ void Reset(BodyPattern::Scratch* s, size_t tokens) {
 }
 
 }  // namespace
+
+uint64_t MinPatternLength(const TokenSeq& seq) { return MinLength(seq); }
 
 Result<TokenSeq> ParseHexPattern(std::string_view text) {
   TokenSeq seq;
@@ -388,7 +398,8 @@ Result<TokenSeq> ParseHexPattern(std::string_view text) {
       bool ok;
       if (dash == std::string_view::npos) {
         ok = ch == '{' && ParseUint(body, &t.min);
-        t.max = t.min;
+        // clamscan treats {0} as * (differential family ndb_tokens).
+        t.max = t.min == 0 ? kUnbounded : t.min;
       } else {
         std::string_view lo = body.substr(0, dash), hi = body.substr(dash + 1);
         ok = (lo.empty() ? (t.min = 0, true) : ParseUint(lo, &t.min)) &&
@@ -417,7 +428,7 @@ Result<TokenSeq> ParseHexPattern(std::string_view text) {
   // Markers look at the side facing away from the pattern's bytes; in the middle, both.
   for (size_t k = 0; k < seq.size(); ++k) {
     Token& t = seq[k];
-    if (t.kind != Token::Kind::kBoundary && t.kind != Token::Kind::kLine) continue;
+    if (t.kind != Token::Kind::kBoundary && t.kind != Token::Kind::kWordEdge && t.kind != Token::Kind::kLine) continue;
     t.check_left = k + 1 < seq.size() || k == 0;
     t.check_right = k > 0;
     if (k == 0) t.check_right = false;
@@ -502,7 +513,6 @@ Result<BodyPattern> BodyPattern::Compile(TokenSeq seq, const PatternOptions& opt
     if (!((before == 1 && after >= 2) || (before >= 2 && after == 1)))
       return Fail("[x-y] must join a single byte and a subpattern of two or more bytes");
   }
-  if (MinLength(seq) < 3) return Fail("pattern too short (at least 3 bytes)");
 
   BodyPattern p;
   p.options_ = options;

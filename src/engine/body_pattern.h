@@ -56,6 +56,8 @@ struct PatternOptions {
 
 // Parses ClamAV hex-signature syntax. Errors name the problem and position.
 Result<TokenSeq> ParseHexPattern(std::string_view text);
+// Shortest number of bytes the pattern can match.
+uint64_t MinPatternLength(const TokenSeq& seq);
 // Widens a pattern (::w): each concrete byte becomes byte, 0x00.
 TokenSeq WidenPattern(const TokenSeq& seq);
 

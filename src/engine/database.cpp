@@ -146,8 +146,10 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, const PatternOption
     variants.push_back(std::move(*seq));
   }
   std::vector<Body> out;
-  for (auto& v : variants) {
-    auto pattern = BodyPattern::Compile(std::move(v), options);
+  for (size_t k = 0; k < variants.size(); ++k) {
+    PatternOptions o = options;
+    o.wide = options.wide && k == 0;  // the ::a variant (second) is plain ASCII
+    auto pattern = BodyPattern::Compile(std::move(variants[k]), o);
     if (!pattern) return Status::Error(pattern.error());
     Body b{std::move(*pattern), offset, target, sig, subsig, false};
     // Offsets pinned to a small window are checked directly: cheaper than a
@@ -223,6 +225,8 @@ void DatabaseBuilder::Impl::LoadNdbLine(std::string_view file, uint64_t n, std::
   if (Ignored(f[0], line)) return;
   // Reserve the name only once the pattern compiles.
   uint32_t sig = static_cast<uint32_t>(db->sigs.size());
+  if (auto seq = ParseHexPattern(f[3]); seq && MinPatternLength(*seq) < 3)
+    return Problem(file, n, "pattern too short (an .ndb body needs at least 3 bytes)");
   Status s = AddBody(f[3], PatternOptions{}, false, *offset, static_cast<TargetType>(target), sig, -1);
   if (!s.ok()) return Problem(file, n, s.message());
   AddSig(f[0], EngineKind::kBody, official);
@@ -236,6 +240,10 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
   LdbSignature& ldb = *parsed;
   if (ldb.tdb.engine && !ldb.tdb.engine->Contains(kFlevel)) {
     ++report().flevel_skipped;
+    return;
+  }
+  if (ldb.tdb.unknown_attribute) {
+    ++report().logical;  // clamscan counts it loaded; it can never match
     return;
   }
   if (ldb.tdb.icon_group) return Problem(file, n, "IconGroup needs .idb icon databases (not supported)");
@@ -358,8 +366,9 @@ Status DatabaseBuilder::Impl::LoadText(std::string_view file, std::string_view c
       if (ext == "ign" && f.size() >= 3) {
         ignores.emplace(std::string(f[2]), "");
       } else if (f.size() == 1 || (f.size() >= 2 && f[1].size() == 32)) {
-        // clamscan accepts and ignores fields after the MD5.
-        ignores.emplace(std::string(f[0]), f.size() >= 2 ? std::string(f[1]) : "");
+        // clamscan accepts "Name:md5:extra" but the entry then never applies
+        // (differential family reject_ign): keep it with an md5 that cannot match.
+        ignores.emplace(std::string(f[0]), f.size() == 1 ? "" : f.size() == 2 ? std::string(f[1]) : "-");
       } else {
         Problem(file, n, "expected Name or Name:MD5");
         continue;
@@ -439,8 +448,10 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   db.identity = fmt::format("{:02x}", fmt::join(md, md + 32, ""));
 
   // Vectorscan: one literal per body that is not checked directly.
+  // Anchors go through the regex API as escaped byte strings: Vectorscan's pure
+  // literal API refuses literals that start with a NUL byte ("empty string").
+  std::vector<std::string> escaped;
   std::vector<const char*> exprs;
-  std::vector<size_t> lens;
   std::vector<unsigned> flags, ids;
   for (uint32_t i = 0; i < db.bodies.size(); ++i) {
     const Body& b = db.bodies[i];
@@ -448,12 +459,15 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       db.direct_bodies.push_back(i);
       continue;
     }
-    exprs.push_back(b.pattern.anchor().data());
-    lens.push_back(b.pattern.anchor().size());
+    std::string e;
+    e.reserve(b.pattern.anchor().size() * 4);
+    for (unsigned char ch : b.pattern.anchor()) e += fmt::format("\\x{:02x}", ch);
+    escaped.push_back(std::move(e));
     flags.push_back(b.pattern.nocase() ? HS_FLAG_CASELESS : 0);
     ids.push_back(static_cast<unsigned>(db.hs_ids.size()));
     db.hs_ids.push_back(i);
   }
+  for (const auto& e : escaped) exprs.push_back(e.c_str());
   if (!exprs.empty()) {
     const std::string key = fmt::format("{}-{}", db.identity.substr(0, 32), exprs.size());
     if (!impl_->cache_dir.empty()) {
@@ -468,9 +482,8 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
     if (!db.hs_db) {
       hs_database_t* hdb = nullptr;
       hs_compile_error_t* err = nullptr;
-      if (hs_compile_lit_multi(exprs.data(), flags.data(), ids.data(), lens.data(),
-                               static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &hdb,
-                               &err) != HS_SUCCESS) {
+      if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                           HS_MODE_BLOCK, nullptr, &hdb, &err) != HS_SUCCESS) {
         std::string msg = err && err->message ? err->message : "unknown error";
         hs_free_compile_error(err);
         return Fail("Vectorscan compile failed: " + msg);

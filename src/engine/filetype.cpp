@@ -17,8 +17,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 namespace avkey::engine {
 namespace {
@@ -37,10 +39,10 @@ constexpr size_t kMinTextSize = 6;
 
 // Result of typing before the mapping to TargetType.
 enum class Kind : uint8_t {
-  kNone,     // stage 2 found nothing: the text/binary class decides
-  kPe,       // CL_TYPE_MSEXE
+  kNone,  // stage 2 found nothing: the text/binary class decides
+  kPe,    // CL_TYPE_MSEXE
   kElf,
-  kMachO,    // thin and fat (CL_TYPE_MACHO / CL_TYPE_MACHO_UNIBIN, both target 9)
+  kMachO,  // thin and fat (CL_TYPE_MACHO / CL_TYPE_MACHO_UNIBIN, both target 9)
   kOle2,
   kGraphics,
   kPdf,
@@ -114,6 +116,7 @@ Part operator+(Part x, const Part& y) {
 }
 
 constexpr uint64_t kUnbounded = ~uint64_t{0};
+constexpr size_t kMaxTypeSigs = 128;  // the table below has 64
 
 // Where the first part may start, relative to the start of the file.
 struct Start {
@@ -148,12 +151,12 @@ const std::vector<TypeSig>& OnTheFlySigs() {
     auto two = [&v](Kind k, Start s, Part p, uint64_t gmin, uint64_t gmax, Part q) {
       v.push_back({k, s, std::move(p), std::move(q), gmin, gmax});
     };
-    // HTML markers are case-sensitive in three spellings, not case-insensitive:
+    // HTML markers come in a few fixed spellings; they are not case-insensitive:
     // "<hTmL>", "<body>" and "<!doctype html>" do not make a file HTML [observed].
-    for (std::string_view m : {"<HEAD>"sv, "<HTML>"sv, "<Head>"sv, "<Html>"sv, "<IFRAME"sv, "<IMG"sv,
-                               "<Img"sv, "<OBJECT"sv, "<Object"sv, "<SCRIPT"sv, "<Script"sv, "<TABLE"sv,
-                               "<head>"sv, "<html>"sv, "<iframe"sv, "<img"sv, "<object"sv, "<script"sv,
-                               "<table"sv}) {
+    for (std::string_view m :
+         {"<HEAD>"sv, "<HTML>"sv, "<Head>"sv, "<Html>"sv, "<IFRAME"sv, "<IMG"sv, "<Img"sv, "<OBJECT"sv,
+          "<Object"sv, "<SCRIPT"sv, "<Script"sv, "<TABLE"sv, "<head>"sv, "<html>"sv, "<iframe"sv, "<img"sv,
+          "<object"sv, "<script"sv, "<table"sv}) {
       one(Kind::kHtml, Anywhere(), Lit(m));
     }
     // "<a " ... "href" / "HREF" (first two letters either case, "EF" or "ef").
@@ -186,37 +189,40 @@ const std::vector<TypeSig>& OnTheFlySigs() {
     one(Kind::kJava, At(0), Lit("\xca\xfe\xba\xbe\0\0\0"sv) + Part{{Elem{0x20, 0x20, 0xe0}}});
     one(Kind::kSis, Within(8, 20), Lit("\x19\x04\x00\x10"sv));
     one(Kind::kMbr, At(510), Lit("\x55\xaa"));
-    one(Kind::kIgnored, Within(0, 128), Lit("/RGB\nID\n") + Part{std::vector<Elem>(24, Elem{0xff, 0xff, 0xff})});
+    one(Kind::kIgnored, Within(0, 128),
+        Lit("/RGB\nID\n") + Part{std::vector<Elem>(24, Elem{0xff, 0xff, 0xff})});
     // SFX markers and other containers; any of them ends target typing.
     one(Kind::kOther, Anywhere(), Lit("PK\x03\x04"));
     one(Kind::kOther, Anywhere(), Lit("Rar!\x1a\x07\0"sv));
     for (std::string_view tail : {"\0\x02"sv, "\x01\x02"sv, "\x02\x02"sv})
       one(Kind::kOther, Anywhere(), Lit("\x60\xea") + Any(7) + Lit(tail));
     one(Kind::kOther, Anywhere(),
-        Lit("\xa3\x48\x4b\xbe\x98\x6c\x4a\xa9\x99\x4c\x53\x0a\x86\xd6\x48\x7d" "AU3!EA0") +
+        Lit("\xa3\x48\x4b\xbe\x98\x6c\x4a\xa9\x99\x4c\x53\x0a\x86\xd6\x48\x7d\x41U3!EA0") +
             Part{{Elem{'5', '6', 0xff}}});
-    one(Kind::kOther, Anywhere(), Lit("\xef\xbe\xad\xde" "NullsoftInst"));
+    one(Kind::kOther, Anywhere(), Lit("\xef\xbe\xad\xdeNullsoftInst"));
     one(Kind::kOther, Anywhere(),
         Lit("InstallShield\0"sv) + Any(292) + Lit("\x06\0\0\0\0\0\0\0"sv) + Any(8) + Lit("\0\0\0\0\x01"sv));
     one(Kind::kOther, Anywhere(), Lit("MSCF\0\0\0\0"sv));
     one(Kind::kOther, Anywhere(), Lit("7z\xbc\xaf\x27\x1c"));
     one(Kind::kOther, Within(0, 32768), Lit("\0BEA01"sv));  // UDF
-    one(Kind::kOther, EofMinus(512), Lit("koly"));           // DMG trailer
+    one(Kind::kOther, EofMinus(512), Lit("koly"));          // DMG trailer
     one(Kind::kOther, Anywhere(), Lit("<xdp:xdp"));
     one(Kind::kOther, At(0), Lit("ER") + Any(510) + Lit("PM\0\0"sv));  // Apple partition map
     const Part xml = Lit("<?xml version=\"1.0\"");
     for (const Part& tail : {Lit("<Workbook"), Lit("<wordDocument"), Lit("<") + Any(2) + Lit(":Workbook"),
-                             Lit("<") + Any(2) + Lit(":wordDocument"),
-                             Lit("progid=\"Word.Document\"?>")}) {
+                             Lit("<") + Any(2) + Lit(":wordDocument"), Lit("progid=\"Word.Document\"?>")}) {
       two(Kind::kOther, At(0), xml, 0, 1024, tail);
     }
     two(Kind::kOther, At(0), Lit("\xef\xbb\xbf") + xml, 0, kUnbounded, Lit("<HWPML"));
-    one(Kind::kOther, At(0), Any(1) + Lit("\r\r\n"));  // Python 3.7+ bytecode
+    one(Kind::kOther, At(0), Any(1) + Lit("\r\r\n"));                                // Python 3.7+ bytecode
     one(Kind::kOther, At(2), Lit("-lh") + Part{{Elem{'0', '0', 0xf8}}} + Lit("-"));  // -lh0- .. -lh7-
     one(Kind::kOther, At(2), Lit("-lh") + Part{{Elem{'d', 'x', 0xff}}} + Lit("-"));
     one(Kind::kOther, At(2), Lit("-lz") + Part{{Elem{'s', '4', 0xff}}} + Lit("-"));
     one(Kind::kOther, At(2), Lit("-lz5-"));
     one(Kind::kOther, At(2), Lit("-pm0-"));
+    // FoldMatches() keeps per-signature state in fixed arrays; outgrowing them is a
+    // programming error that every test run would hit.
+    if (v.size() > kMaxTypeSigs) std::abort();
     return v;
   }();
   return sigs;
@@ -235,7 +241,7 @@ struct Magic {
 // "MZ" followed by anything [observed]; only EP/section offsets need a parsable PE.
 constexpr Magic kMagics[] = {
     {0, "MZ"sv, Kind::kPe},
-    {0, "\x7f" "ELF"sv, Kind::kElf},
+    {0, "\x7f\x45LF"sv, Kind::kElf},
     {0, "\xce\xfa\xed\xfe"sv, Kind::kMachO},
     {0, "\xcf\xfa\xed\xfe"sv, Kind::kMachO},
     {0, "\xfe\xed\xfa\xce"sv, Kind::kMachO},
@@ -247,7 +253,7 @@ constexpr Magic kMagics[] = {
     {0, "\xff\xd8\xff"sv, Kind::kGraphics},
     {0, "BM"sv, Kind::kGraphics},
     {0, "II*\0"sv, Kind::kGraphics},
-    {0, "MM"sv, Kind::kGraphics},  // TIFF big endian: two bytes are all ClamAV checks
+    {0, "MM"sv, Kind::kGraphics},                        // TIFF big endian: two bytes are all ClamAV checks
     {0, "\0\0\0\x0cjP  \r\n\x87\n"sv, Kind::kGraphics},  // JPEG 2000
     {0, "FWS"sv, Kind::kFlash},
     {0, "CWS"sv, Kind::kFlash},
@@ -309,7 +315,7 @@ constexpr Magic kMagics[] = {
     {0, "\xc7\x71"sv, Kind::kOther},
     {0, "MSCF\0\0\0\0"sv, Kind::kOther},
     {0, "xar!"sv, Kind::kOther},
-    {0, "\xfd" "7zXZ\0"sv, Kind::kOther},
+    {0, "\xfd\x37zXZ\0"sv, Kind::kOther},
     {512, "EFI PART"sv, Kind::kOther},
     {4, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"sv, Kind::kOther},  // OLE2 inside HWP
     {0, "HWP Document File V3.00 \x1a\x01\x02\x03\x04\x05"sv, Kind::kOther},
@@ -343,14 +349,13 @@ bool IsPycMagic(Bytes w) {
     return (w[0] == 0x02 || w[0] == 0x03) && w[1] == 0x09 && w[2] == 0x99 && w[3] == 0x00;
   }
   static constexpr uint16_t kMagics[] = {
-      0x2e89, 0x1704, 0x4e99, 0xc4fc, 0xc4fd, 0xc687, 0xc688, 0xeb2a, 0xeb2b, 0xed2d, 0xed2e, 0xf23b,
-      0xf23c, 0xf245, 0xf259, 0xf263, 0xf26d, 0xf26e, 0xf277, 0xf281, 0xf28b, 0xf28c, 0xf295, 0xf29f,
-      0xf2a9, 0xf2b3, 0xf2b4, 0xf2c7, 0xf2d1, 0xf2d2, 0xf2db, 0xf2e5, 0xf2ef, 0xf2f9, 0xf303, 0xf304,
-      0xf30a, 0x0bb8, 0x0bc2, 0x0bcc, 0x0bd6, 0x0be0, 0x0bea, 0x0bf4, 0x0bf5, 0x0bff, 0x0c09, 0x0c13,
-      0x0c1d, 0x0c1f, 0x0c27, 0x0c3b, 0x0c45, 0x0c4f, 0x0c58, 0x0c62, 0x0c6c, 0x0c76, 0x0c80, 0x0c8a,
-      0x0c94, 0x0c9e, 0x0cb2, 0x0cbc, 0x0cc6, 0x0cd0, 0x0cda, 0x0ce4, 0x0cee, 0x0cf8, 0x0d02, 0x0d0c,
-      0x0d16, 0x0d17, 0x0d20, 0x0d21, 0x0d2a, 0x0d2b, 0x0d2c, 0x0d2d, 0x0d2f, 0x0d30, 0x0d31, 0x0d32,
-      0x0d33, 0x0d3e, 0x0d3f, 0x0df0, 0x0100, 0x0150};
+      0x2e89, 0x1704, 0x4e99, 0xc4fc, 0xc4fd, 0xc687, 0xc688, 0xeb2a, 0xeb2b, 0xed2d, 0xed2e, 0xf23b, 0xf23c,
+      0xf245, 0xf259, 0xf263, 0xf26d, 0xf26e, 0xf277, 0xf281, 0xf28b, 0xf28c, 0xf295, 0xf29f, 0xf2a9, 0xf2b3,
+      0xf2b4, 0xf2c7, 0xf2d1, 0xf2d2, 0xf2db, 0xf2e5, 0xf2ef, 0xf2f9, 0xf303, 0xf304, 0xf30a, 0x0bb8, 0x0bc2,
+      0x0bcc, 0x0bd6, 0x0be0, 0x0bea, 0x0bf4, 0x0bf5, 0x0bff, 0x0c09, 0x0c13, 0x0c1d, 0x0c1f, 0x0c27, 0x0c3b,
+      0x0c45, 0x0c4f, 0x0c58, 0x0c62, 0x0c6c, 0x0c76, 0x0c80, 0x0c8a, 0x0c94, 0x0c9e, 0x0cb2, 0x0cbc, 0x0cc6,
+      0x0cd0, 0x0cda, 0x0ce4, 0x0cee, 0x0cf8, 0x0d02, 0x0d0c, 0x0d16, 0x0d17, 0x0d20, 0x0d21, 0x0d2a, 0x0d2b,
+      0x0d2c, 0x0d2d, 0x0d2f, 0x0d30, 0x0d31, 0x0d32, 0x0d33, 0x0d3e, 0x0d3f, 0x0df0, 0x0100, 0x0150};
   uint16_t m = static_cast<uint16_t>(w[0] | (w[1] << 8));
   return std::find(std::begin(kMagics), std::end(kMagics), m) != std::end(kMagics);
 }
@@ -380,9 +385,7 @@ bool PlainText(uint8_t c) {
   return (c >= 0x07 && c <= 0x0d && c != 0x0b) || c == 0x1b || (c >= 0x20 && c <= 0x7e) || c == 0x85;
 }
 
-bool LooksAscii(Bytes b) {
-  return std::none_of(b.begin(), b.end(), NeverInText);
-}
+bool LooksAscii(Bytes b) { return std::none_of(b.begin(), b.end(), NeverInText); }
 
 bool LooksUtf8(Bytes b) {
   bool got_one = false;
@@ -394,12 +397,18 @@ bool LooksUtf8(Bytes b) {
     }
     if ((c & 0x40) == 0) return false;  // continuation byte first
     int following = 0;
-    if ((c & 0x20) == 0) following = 1;
-    else if ((c & 0x10) == 0) following = 2;
-    else if ((c & 0x08) == 0) following = 3;
-    else if ((c & 0x04) == 0) following = 4;
-    else if ((c & 0x02) == 0) following = 5;
-    else return false;
+    if ((c & 0x20) == 0)
+      following = 1;
+    else if ((c & 0x10) == 0)
+      following = 2;
+    else if ((c & 0x08) == 0)
+      following = 3;
+    else if ((c & 0x04) == 0)
+      following = 4;
+    else if ((c & 0x02) == 0)
+      following = 5;
+    else
+      return false;
     for (int j = 0; j < following; ++j) {
       if (++i >= b.size()) return got_one;  // sequence cut by the window end
       if ((b[i] & 0xc0) != 0x80) return false;
@@ -416,8 +425,10 @@ bool LooksUtf16(Bytes b) {
   if (b.size() < 2) return false;
   bool big_endian = true;
   bool bom = true;
-  if (b[0] == 0xff && b[1] == 0xfe) big_endian = false;
-  else if (!(b[0] == 0xfe && b[1] == 0xff)) bom = false;
+  if (b[0] == 0xff && b[1] == 0xfe)
+    big_endian = false;
+  else if (!(b[0] == 0xfe && b[1] == 0xff))
+    bom = false;
   size_t bad = 0;
   for (size_t i = 2; i + 1 < b.size(); i += 2) {
     unsigned c = big_endian ? (b[i] << 8 | b[i + 1]) : (b[i + 1] << 8 | b[i]);
@@ -447,29 +458,48 @@ bool PartAt(const Part& p, Bytes d, size_t at) {
   return true;
 }
 
-// Next position >= from where p matches and that is <= last; npos when none.
+// Next position in [from, last] where p matches; kNpos when none.
 constexpr size_t kNpos = ~size_t{0};
 size_t FindPart(const Part& p, Bytes d, size_t from, size_t last) {
   if (p.elems.empty() || p.elems.size() > d.size()) return kNpos;
   last = std::min(last, d.size() - p.elems.size());
   const Elem& e0 = p.elems[0];
-  for (size_t i = from; i <= last && i != kNpos;) {
+  for (size_t i = from; i <= last; ++i) {
     if (e0.Fixed()) {
       // Most parts start with a fixed byte ('<', '\n', 'M'): let memchr skip ahead.
       const void* hit = std::memchr(d.data() + i, e0.a, last - i + 1);
       if (!hit) return kNpos;
       i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - d.data());
+    } else if (!e0.Matches(d[i])) {
+      continue;
     }
     if (PartAt(p, d, i)) return i;
-    ++i;
+  }
+  return kNpos;
+}
+
+// Last position in [first, last] where p matches; kNpos when none. Only the last match
+// of a signature matters to the fold, so searching from the end usually stops early.
+size_t FindPartBackward(const Part& p, Bytes d, size_t first, size_t last) {
+  if (p.elems.empty() || p.elems.size() > d.size()) return kNpos;
+  last = std::min(last, d.size() - p.elems.size());
+  if (first > last) return kNpos;
+  const Elem& e0 = p.elems[0];
+  for (size_t i = last + 1; i > first;) {  // i: one past the next candidate
+    if (e0.Fixed()) {
+      const void* hit = ::memrchr(d.data() + first, e0.a, i - first);  // glibc
+      if (!hit) return kNpos;
+      i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - d.data());
+    } else if (!e0.Matches(d[--i])) {
+      continue;
+    }
+    if (PartAt(p, d, i)) return i;
   }
   return kNpos;
 }
 
 // End offset (one past the last byte) of the last complete match of `sig` in `d`, or
-// kNpos. `file_size` anchors EOF-relative starts. Linear in d.size(): the second part
-// is paired with the most recent first part that ends early enough, which is the only
-// candidate that can satisfy the gap's upper bound.
+// kNpos. `file_size` anchors EOF-relative starts. Linear in d.size().
 size_t LastMatchEnd(const TypeSig& sig, Bytes d, uint64_t file_size) {
   uint64_t lo = sig.start.lo, hi = sig.start.hi;
   if (sig.start.from_eof) {
@@ -479,60 +509,117 @@ size_t LastMatchEnd(const TypeSig& sig, Bytes d, uint64_t file_size) {
   if (lo >= d.size()) return kNpos;
   const size_t first_last = static_cast<size_t>(std::min<uint64_t>(hi, d.size()));
   const size_t len0 = sig.first.elems.size();
-  size_t result = kNpos;
-  if (sig.second.elems.empty()) {
-    for (size_t s = FindPart(sig.first, d, lo, first_last); s != kNpos;
-         s = FindPart(sig.first, d, s + 1, first_last))
-      result = s + len0;
-    return result;
+  const size_t len1 = sig.second.elems.size();
+  if (len1 == 0) {
+    size_t s = FindPartBackward(sig.first, d, lo, first_last);
+    return s == kNpos ? kNpos : s + len0;
   }
   size_t next0 = FindPart(sig.first, d, lo, first_last);
   if (next0 == kNpos) return kNpos;
-  size_t recent_end = kNpos;  // end of the latest first part usable so far
-  const size_t len1 = sig.second.elems.size();
+  if (sig.gap_max == kUnbounded) {
+    // The earliest first part allows the most second parts; take the last of those.
+    size_t q = FindPartBackward(sig.second, d, next0 + len0 + sig.gap_min, kNpos);
+    return q == kNpos ? kNpos : q + len1;
+  }
+  // Bounded gap: pair each second part with the most recent first part that ends at
+  // least gap_min bytes before it, the only candidate for the upper bound.
+  size_t result = kNpos;
+  size_t recent_end = kNpos;
   for (size_t q = FindPart(sig.second, d, next0 + len0, kNpos); q != kNpos;
        q = FindPart(sig.second, d, q + 1, kNpos)) {
-    // Admit every first part that ends at least gap_min bytes before q.
     while (next0 != kNpos && next0 + len0 + sig.gap_min <= q) {
       recent_end = next0 + len0;
       next0 = FindPart(sig.first, d, next0 + 1, first_last);
     }
-    // No first part left that could pair with this or any later second part.
-    if (next0 == kNpos && recent_end != kNpos && sig.gap_max != kUnbounded && q - recent_end > sig.gap_max)
-      break;
     if (recent_end != kNpos && q - recent_end <= sig.gap_max) result = q + len1;
-    if (sig.gap_max == kUnbounded && recent_end != kNpos) {
-      // Unbounded gap: only the last second part matters.
-      for (size_t r = FindPart(sig.second, d, q + 1, kNpos); r != kNpos; r = FindPart(sig.second, d, r + 1, kNpos))
-        result = r + len1;
-      break;
-    }
+    // No first part left that could pair with this or any later second part.
+    if (next0 == kNpos && recent_end != kNpos && q - recent_end > sig.gap_max) break;
   }
   return result;
+}
+
+// Markup signatures, which all start with '<'. Markup-heavy text (XML, SVG, code) has
+// a '<' every few bytes, so they share one pass over the '<' positions and only the
+// signatures whose second byte matches are tried: on 8 MB of XML that is 4 ms instead
+// of 30 ms for a pass per signature.
+struct MarkupIndex {
+  // By the byte after '<': unanchored single-part signatures, matched in the shared
+  // pass of FoldMatches() ...
+  std::array<std::vector<uint8_t>, 256> batched;
+  // ... and every HTML signature, for MayHaveHtml().
+  std::array<std::vector<uint8_t>, 256> html;
+  std::array<bool, kMaxTypeSigs> is_batched{};
+};
+
+const MarkupIndex& Markup() {
+  static const MarkupIndex index = [] {
+    MarkupIndex m;
+    const std::vector<TypeSig>& sigs = OnTheFlySigs();
+    for (size_t i = 0; i < sigs.size(); ++i) {
+      const TypeSig& sig = sigs[i];
+      const Part& p = sig.first;
+      if (p.elems.size() < 2 || !p.elems[0].Fixed() || p.elems[0].a != '<' || p.elems[1].mask != 0xff)
+        continue;
+      const uint8_t a = p.elems[1].a, b = p.elems[1].b, k = static_cast<uint8_t>(i);
+      if (sig.kind == Kind::kHtml) {
+        m.html[a].push_back(k);
+        if (b != a) m.html[b].push_back(k);
+      }
+      if (sig.second.elems.empty() && sig.start.lo == 0 && sig.start.hi == kUnbounded &&
+          !sig.start.from_eof) {
+        m.batched[a].push_back(k);
+        if (b != a) m.batched[b].push_back(k);
+        m.is_batched[i] = true;
+      }
+    }
+    return m;
+  }();
+  return index;
 }
 
 // The type libclamav's on-the-fly matcher settles on for `d`. Each signature is reduced
 // to its last match end, which is enough: the fold's final value is the last
 // always-winning match, unless a higher-ranked match ends after it.
 Kind FoldMatches(Bytes d, uint64_t file_size) {
+  const std::vector<TypeSig>& sigs = OnTheFlySigs();
+  const MarkupIndex& markup = Markup();
+  std::array<size_t, kMaxTypeSigs> last_end;
+  last_end.fill(kNpos);
+  // The shared backward pass over '<' for the batched markup signatures.
+  size_t missing = 0;
+  for (bool b : markup.is_batched) missing += b;
+  for (size_t i = d.size(); missing && i > 0;) {
+    const void* hit = ::memrchr(d.data(), '<', i);
+    if (!hit) break;
+    i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - d.data());
+    if (i + 1 >= d.size()) continue;
+    for (uint8_t k : markup.batched[d[i + 1]]) {
+      if (last_end[k] == kNpos && PartAt(sigs[k].first, d, i)) {
+        last_end[k] = i + sigs[k].first.elems.size();
+        --missing;
+      }
+    }
+  }
+
   struct Hit {
     size_t end;
     Kind kind;
   };
-  std::array<Hit, 128> hits;  // one per signature; the table has 64
+  std::array<Hit, kMaxTypeSigs> hits;
   size_t n = 0;
-  for (const TypeSig& sig : OnTheFlySigs()) {
-    size_t end = LastMatchEnd(sig, d, file_size);
+  for (size_t k = 0; k < sigs.size(); ++k) {
+    const size_t end = markup.is_batched[k] ? last_end[k] : LastMatchEnd(sigs[k], d, file_size);
     if (end == kNpos) continue;
-    if (sig.kind == Kind::kIgnored) return Kind::kIgnored;  // ClamAV stops right there
-    if (n < hits.size()) hits[n++] = {end, sig.kind};
+    if (sigs[k].kind == Kind::kIgnored) return Kind::kIgnored;  // ClamAV stops right there
+    hits[n++] = {end, sigs[k].kind};
   }
   if (n == 0) return Kind::kNone;
   // Latest always-winning match; ties at one end position go to the higher rank.
   const Hit* pivot = nullptr;
   for (size_t i = 0; i < n; ++i) {
     const Hit& h = hits[i];
-    if (AlwaysWins(h.kind) && (!pivot || h.end > pivot->end || (h.end == pivot->end && Rank(h.kind) > Rank(pivot->kind))))
+    if (AlwaysWins(h.kind) &&
+        (!pivot || h.end > pivot->end || (h.end == pivot->end && Rank(h.kind) > Rank(pivot->kind))))
       pivot = &h;
   }
   Kind best = pivot ? pivot->kind : Kind::kNone;
@@ -562,9 +649,12 @@ size_t DecodePairs(Bytes w, std::array<uint8_t, kTypingWindow / 2>* out) {
 size_t DecodeBom(Bytes w, std::array<uint8_t, kTypingWindow / 2>* out) {
   if (w.size() < 4) return 0;
   bool be;
-  if (w[0] == 0xfe && w[1] == 0xff && !(w[2] == 0 && w[3] == 0)) be = true;
-  else if (w[0] == 0xff && w[1] == 0xfe && !(w[2] == 0 && w[3] == 0)) be = false;
-  else return 0;
+  if (w[0] == 0xfe && w[1] == 0xff && !(w[2] == 0 && w[3] == 0))
+    be = true;
+  else if (w[0] == 0xff && w[1] == 0xfe && !(w[2] == 0 && w[3] == 0))
+    be = false;
+  else
+    return 0;
   size_t n = 0;
   for (size_t i = 2; i + 1 < w.size() && n < out->size(); i += 2) {
     unsigned c = be ? (w[i] << 8 | w[i + 1]) : (w[i + 1] << 8 | w[i]);
@@ -576,12 +666,14 @@ size_t DecodeBom(Bytes w, std::array<uint8_t, kTypingWindow / 2>* out) {
 // Whether some HTML signature's first part occurs anywhere: one memchr pass over '<'.
 // It keeps the whole-file fold below off the common path of text without markup.
 bool MayHaveHtml(Bytes d) {
-  for (const uint8_t* p = d.data(); (p = static_cast<const uint8_t*>(
-                                         std::memchr(p, '<', static_cast<size_t>(d.data() + d.size() - p))));
-       ++p) {
-    const size_t at = static_cast<size_t>(p - d.data());
-    for (const TypeSig& sig : OnTheFlySigs())
-      if (sig.kind == Kind::kHtml && PartAt(sig.first, d, at)) return true;
+  const MarkupIndex& markup = Markup();
+  const std::vector<TypeSig>& sigs = OnTheFlySigs();
+  for (size_t i = 0; i + 1 < d.size(); ++i) {
+    const void* hit = std::memchr(d.data() + i, '<', d.size() - 1 - i);
+    if (!hit) return false;
+    i = static_cast<size_t>(static_cast<const uint8_t*>(hit) - d.data());
+    for (uint8_t k : markup.html[d[i + 1]])
+      if (PartAt(sigs[k].first, d, i)) return true;
   }
   return false;
 }
@@ -613,7 +705,6 @@ class Reader {
   bool U16(uint64_t off, uint16_t* out) const { return Read(off, 2, out); }
   bool U32(uint64_t off, uint32_t* out) const { return Read(off, 4, out); }
   bool U64(uint64_t off, uint64_t* out) const { return Read(off, 8, out); }
-  uint64_t size() const { return data_.size(); }
 
  private:
   template <typename T>
@@ -719,7 +810,8 @@ std::optional<ExeInfo> ParsePe(Bytes data) {
     }
     if (!s.vsz && s.rsz) s.vsz = AlignUp(unaligned_raw_size, salign);
     // Values with the sign bit set make ClamAV reject the whole file [observed].
-    if (vaddr >> 31 || vsize >> 31 || (s.rsz && raw_ptr >> 31) || unaligned_raw_size >> 31) return std::nullopt;
+    if (vaddr >> 31 || vsize >> 31 || (s.rsz && raw_ptr >> 31) || unaligned_raw_size >> 31)
+      return std::nullopt;
     sections.push_back(s);
     info.sections.push_back({s.rva, s.vsz, s.raw, s.rsz});
   }
@@ -749,8 +841,10 @@ std::optional<ExeInfo> ParseElfT(Bytes data, bool big_endian) {
   constexpr bool k64 = sizeof(Word) == 8;
   const Reader r(data, big_endian);
   auto word = [&r](uint64_t off, Word* out) {
-    if constexpr (k64) return r.U64(off, out);
-    else return r.U32(off, out);
+    if constexpr (k64)
+      return r.U64(off, out);
+    else
+      return r.U32(off, out);
   };
   if (!r.Has(0, k64 ? 64 : 52)) return std::nullopt;
   Word entry = 0, phoff = 0, shoff = 0;
@@ -843,9 +937,12 @@ std::optional<ExeInfo> ParseMachO(Bytes data) {
   (void)r.U32(4, &cpu);
   (void)r.U32(16, &ncmds);
   enum class Arch { kOther, kX86, kPpc, kPpc64 } arch = Arch::kOther;
-  if (cpu == 7) arch = Arch::kX86;
-  else if (cpu == 18) arch = Arch::kPpc;
-  else if (cpu == (18 | 0x1000000)) arch = Arch::kPpc64;
+  if (cpu == 7)
+    arch = Arch::kX86;
+  else if (cpu == 18)
+    arch = Arch::kPpc;
+  else if (cpu == (18 | 0x1000000))
+    arch = Arch::kPpc64;
   if (ncmds == 0 || ncmds > 1024) return std::nullopt;
 
   ExeInfo info;
@@ -889,10 +986,11 @@ std::optional<ExeInfo> ParseMachO(Bytes data) {
         const uint32_t vsz = static_cast<uint32_t>(size);
         const uint32_t alignment = uint32_t{1} << (align & 31);
         const uint32_t rsz = vsz + (alignment - vsz % alignment) % alignment;
-        info.sections.push_back({static_cast<uint32_t>(addr), vsz, offset, ClampToFile(offset, rsz, data.size())});
+        info.sections.push_back(
+            {static_cast<uint32_t>(addr), vsz, offset, ClampToFile(offset, rsz, data.size())});
       }
     } else if (arch != Arch::kOther && (cmd == 0x4 || cmd == 0x5)) {  // LC_THREAD / LC_UNIXTHREAD
-      at += 8;  // flavor, count
+      at += 8;                                                        // flavor, count
       // Thread state sizes: i386 16 registers; ppc srr0, srr1, r0-r31 and six more;
       // ppc64 the same with 64-bit registers and padding (312 bytes).
       const uint64_t state_size = arch == Arch::kX86 ? 64 : arch == Arch::kPpc ? 160 : 312;

@@ -109,11 +109,13 @@ Buf MakeElf(bool is64, bool big_endian, uint64_t base, uint64_t entry) {
   Writer w(big_endian);
   const size_t ehsize = is64 ? 64 : 52, phent = is64 ? 56 : 32, shent = is64 ? 64 : 40;
   const size_t phoff = ehsize, text_off = 0x200, shoff = 0x300;
-  w.Bytes(0, "\x7f" "ELF").U8(4, is64 ? 2 : 1).U8(5, big_endian ? 2 : 1).U8(6, 1);
+  w.Bytes(0, "\x7f\x45LF").U8(4, is64 ? 2 : 1).U8(5, big_endian ? 2 : 1).U8(6, 1);
   w.U16(16, 2).U16(18, is64 ? 62 : 3).U32(20, 1);
   auto word = [&w, is64](size_t at, uint64_t v) {
-    if (is64) w.U64(at, v);
-    else w.U32(at, static_cast<uint32_t>(v));
+    if (is64)
+      w.U64(at, v);
+    else
+      w.U32(at, static_cast<uint32_t>(v));
   };
   word(24, entry);
   word(is64 ? 32 : 28, phoff);
@@ -127,9 +129,19 @@ Buf MakeElf(bool is64, bool big_endian, uint64_t base, uint64_t entry) {
     const uint64_t off = i == 0 ? phoff : 0, vaddr = base + off, size = i == 0 ? 2 * phent : file_size;
     w.U32(h, type);
     if (is64) {
-      w.U32(h + 4, 5).U64(h + 8, off).U64(h + 16, vaddr).U64(h + 24, vaddr).U64(h + 32, size).U64(h + 40, size);
+      w.U32(h + 4, 5)
+          .U64(h + 8, off)
+          .U64(h + 16, vaddr)
+          .U64(h + 24, vaddr)
+          .U64(h + 32, size)
+          .U64(h + 40, size);
     } else {
-      w.U32(h + 4, off).U32(h + 8, vaddr).U32(h + 12, vaddr).U32(h + 16, size).U32(h + 20, size).U32(h + 24, 5);
+      w.U32(h + 4, off)
+          .U32(h + 8, vaddr)
+          .U32(h + 12, vaddr)
+          .U32(h + 16, size)
+          .U32(h + 20, size)
+          .U32(h + 24, 5);
     }
   }
   struct Sec {
@@ -139,8 +151,10 @@ Buf MakeElf(bool is64, bool big_endian, uint64_t base, uint64_t entry) {
   for (int i = 0; i < 3; ++i) {
     const size_t h = shoff + i * shent;
     w.U32(h + 4, secs[i].type);
-    if (is64) w.U64(h + 16, secs[i].addr).U64(h + 24, secs[i].off).U64(h + 32, secs[i].size);
-    else w.U32(h + 12, secs[i].addr).U32(h + 16, secs[i].off).U32(h + 20, secs[i].size);
+    if (is64)
+      w.U64(h + 16, secs[i].addr).U64(h + 24, secs[i].off).U64(h + 32, secs[i].size);
+    else
+      w.U32(h + 12, secs[i].addr).U32(h + 16, secs[i].off).U32(h + 20, secs[i].size);
   }
   w.Bytes(text_off, "\x31\xed\x49\x89\xd1\x5e");
   w.Resize(file_size);
@@ -160,12 +174,16 @@ Buf MakeMachO(bool is64, bool big_endian, uint32_t cputype, MachOEntry entry_kin
   // LC_SEGMENT(_64) with one section.
   const size_t seg = is64 ? 72 : 56, sect = is64 ? 80 : 68;
   w.U32(at, is64 ? 0x19 : 0x1).U32(at + 4, static_cast<uint32_t>(seg + sect)).Bytes(at + 8, "__TEXT");
-  if (is64) w.U64(at + 24, base).U64(at + 32, 0x1000).U64(at + 40, 0).U64(at + 48, 0x1000).U32(at + 64, 1);
-  else w.U32(at + 24, base).U32(at + 28, 0x1000).U32(at + 32, 0).U32(at + 36, 0x1000).U32(at + 48, 1);
+  if (is64)
+    w.U64(at + 24, base).U64(at + 32, 0x1000).U64(at + 40, 0).U64(at + 48, 0x1000).U32(at + 64, 1);
+  else
+    w.U32(at + 24, base).U32(at + 28, 0x1000).U32(at + 32, 0).U32(at + 36, 0x1000).U32(at + 48, 1);
   at += seg;
   w.Bytes(at, "__text").Bytes(at + 16, "__TEXT");
-  if (is64) w.U64(at + 32, base + 0x200).U64(at + 40, 0x100).U32(at + 48, 0x200).U32(at + 52, 4);
-  else w.U32(at + 32, base + 0x200).U32(at + 36, 0x100).U32(at + 40, 0x200).U32(at + 44, 2);
+  if (is64)
+    w.U64(at + 32, base + 0x200).U64(at + 40, 0x100).U32(at + 48, 0x200).U32(at + 52, 4);
+  else
+    w.U32(at + 32, base + 0x200).U32(at + 36, 0x100).U32(at + 40, 0x200).U32(at + 44, 2);
   at += sect;
   if (entry_kind == MachOEntry::kLcMain) {
     w.U32(at, 0x80000028).U32(at + 4, 24).U64(at + 8, 0x210).U64(at + 16, 0);
@@ -188,7 +206,8 @@ Buf ReadFile(const std::filesystem::path& p) {
 // Invariants any successful parse must keep, whatever the input.
 void ExpectSane(const std::optional<ExeInfo>& info, size_t size) {
   if (!info) return;
-  EXPECT_TRUE(info->type == TargetType::kPE || info->type == TargetType::kELF || info->type == TargetType::kMachO);
+  EXPECT_TRUE(info->type == TargetType::kPE || info->type == TargetType::kELF ||
+              info->type == TargetType::kMachO);
   for (const ExeSection& s : info->sections) {
     if (s.raw_size) {
       EXPECT_LE(s.raw_offset + s.raw_size, size);
@@ -211,7 +230,7 @@ TEST(DetectFileType, EmptyAndTinyBuffersAreUntyped) {
 }
 
 TEST(DetectFileType, BinaryMagics) {
-  EXPECT_EQ(DetectFileType(B("\x7f" "ELF\x02\x01\x01 and then some")), TargetType::kELF);
+  EXPECT_EQ(DetectFileType(B("\x7f\x45LF\x02\x01\x01 and then some")), TargetType::kELF);
   for (std::string_view m : {"\xce\xfa\xed\xfe", "\xcf\xfa\xed\xfe", "\xfe\xed\xfa\xce", "\xfe\xed\xfa\xcf"})
     EXPECT_EQ(DetectFileType(Cat(B(m), Repeat('\0', 32))), TargetType::kMachO);
   EXPECT_EQ(DetectFileType(Cat(B("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"), Repeat('\0', 32))), TargetType::kOLE2);
@@ -242,7 +261,9 @@ TEST(DetectFileType, EmbeddedPeHeaderInFirstKilobyteIsPe) {
 }
 
 TEST(DetectFileType, CafebabeSplitsFatMachOFromJava) {
-  auto cafe = [](std::string_view tail) { return Cat(B("\xca\xfe\xba\xbe"), Cat(B(tail), Repeat('\0', 24))); };
+  auto cafe = [](std::string_view tail) {
+    return Cat(B("\xca\xfe\xba\xbe"), Cat(B(tail), Repeat('\0', 24)));
+  };
   EXPECT_EQ(DetectFileType(cafe(std::string_view("\0\0\0\x02", 4))), TargetType::kMachO);  // 2 archs
   EXPECT_EQ(DetectFileType(cafe(std::string_view("\0\0\0\x34", 4))), TargetType::kJava);   // Java 8
   // clamscan: Java 21 (major 65) and a nonzero minor version are neither.
@@ -261,8 +282,9 @@ TEST(DetectFileType, PdfMarkerMustEndInsideFirstKilobyte) {
 }
 
 TEST(DetectFileType, MailHeadersAtStart) {
-  for (std::string_view h : {"From a@b Mon Jan  1\n", "From: a@b\n", "Received: from x\n", "Return-Path: <a@b>\n",
-                             "Delivered-To: a@b\n", "Message-ID: <1@b>\n", "Subject: hi\n", "To: a@b\n"})
+  for (std::string_view h :
+       {"From a@b Mon Jan  1\n", "From: a@b\n", "Received: from x\n", "Return-Path: <a@b>\n",
+        "Delivered-To: a@b\n", "Message-ID: <1@b>\n", "Subject: hi\n", "To: a@b\n"})
     EXPECT_EQ(DetectFileType(Cat(B(h), B("\nbody text\n"))), TargetType::kMail) << h;
   // clamscan: header names are case-sensitive, and MIME-Version alone is not mail.
   EXPECT_EQ(DetectFileType(B("subject: hi\n\nbody text\n")), TargetType::kText);
@@ -275,8 +297,9 @@ TEST(DetectFileType, MailHeadersAtStart) {
 }
 
 TEST(DetectFileType, HtmlMarkersAreCaseSensitiveSpellings) {
-  for (std::string_view m : {"<html>", "<HTML>", "<Html>", "<head>", "<script src=x>", "<SCRIPT>", "<iframe src=x>",
-                             "<img src=x>", "<TABLE>", "<object>", "<a href=y>", "<a class=x href=y>", "<A HREF=y>"})
+  for (std::string_view m :
+       {"<html>", "<HTML>", "<Html>", "<head>", "<script src=x>", "<SCRIPT>", "<iframe src=x>", "<img src=x>",
+        "<TABLE>", "<object>", "<a href=y>", "<a class=x href=y>", "<A HREF=y>"})
     EXPECT_EQ(DetectFileType(Cat(B("some text "), B(m))), TargetType::kHTML) << m;
   // clamscan: none of these make a file HTML.
   for (std::string_view m : {"<hTmL>", "<body>", "<!doctype html>", "<!DOCTYPE html>", "<a\thref=y>"})
@@ -293,9 +316,9 @@ TEST(DetectFileType, HtmlMarkerDeepInAsciiTextMakesHtml) {
   // ...unless a later higher-priority type signature wins the fold.
   EXPECT_EQ(DetectFileType(Cat(Repeat('x', 2000), B(" <img src=a> PK\x03\x04 tail"))), TargetType::kText);
   EXPECT_EQ(DetectFileType(Cat(Repeat('x', 2000), B(" PK\x03\x04 <img src=a> tail"))), TargetType::kText);
-  EXPECT_EQ(DetectFileType(Cat(Repeat('x', 2000),
-                               B(" <img src=a>\nMIME-Version: 1.0\nContent-Type: text/html\n"))),
-            TargetType::kText);
+  EXPECT_EQ(
+      DetectFileType(Cat(Repeat('x', 2000), B(" <img src=a>\nMIME-Version: 1.0\nContent-Type: text/html\n"))),
+      TargetType::kText);
 }
 
 TEST(DetectFileType, Utf16Html) {
@@ -598,8 +621,8 @@ TEST(ParseExecutable, MachO32PowerPcThreadEntryThroughSection) {
 
 TEST(ParseExecutable, TruncatedMachONeverCrashes) {
   for (bool is64 : {false, true}) {
-    const Buf macho = MakeMachO(is64, !is64, is64 ? 0x01000007 : 18, is64 ? MachOEntry::kLcMain
-                                                                           : MachOEntry::kUnixThread, 0x1000);
+    const Buf macho = MakeMachO(is64, !is64, is64 ? 0x01000007 : 18,
+                                is64 ? MachOEntry::kLcMain : MachOEntry::kUnixThread, 0x1000);
     for (size_t n = 0; n <= macho.size(); ++n) {
       const Buf prefix(macho.begin(), macho.begin() + static_cast<ptrdiff_t>(n));
       (void)DetectFileType(prefix);
@@ -618,8 +641,15 @@ TEST(ParseExecutable, GarbageBehindMagicsNeverCrashes) {
     state ^= state << 13, state ^= state >> 7, state ^= state << 17;
     return static_cast<uint8_t>(state);
   };
-  const std::string_view magics[] = {"MZ", "ZM", "\x7f" "ELF\x01\x01", "\x7f" "ELF\x02\x02", "\xce\xfa\xed\xfe",
-                                     "\xcf\xfa\xed\xfe", "\xfe\xed\xfa\xce", "\xfe\xed\xfa\xcf", "\xca\xfe\xba\xbe"};
+  const std::string_view magics[] = {"MZ",
+                                     "ZM",
+                                     "\x7f\x45LF\x01\x01",
+                                     "\x7f\x45LF\x02\x02",
+                                     "\xce\xfa\xed\xfe",
+                                     "\xcf\xfa\xed\xfe",
+                                     "\xfe\xed\xfa\xce",
+                                     "\xfe\xed\xfa\xcf",
+                                     "\xca\xfe\xba\xbe"};
   for (std::string_view m : magics) {
     for (size_t len : {4, 16, 64, 65, 300, 1024, 1500, 5000}) {
       for (int round = 0; round < 40; ++round) {
@@ -639,10 +669,10 @@ TEST(ParseExecutable, GarbageBehindMagicsNeverCrashes) {
 
 TEST(ParseExecutable, CorruptedCountsNeverCrash) {
   // Every byte of the PE and ELF headers set to 0x00, 0x7f, 0x80 and 0xff in turn.
-  for (const Buf& base : {MakePe({}), MakeElf(true, false, 0x400000, 0x400200),
-                          MakeElf(false, true, 0x10000, 0x10204),
-                          MakeMachO(true, false, 0x01000007, MachOEntry::kLcMain, 0x1000),
-                          MakeMachO(false, true, 18, MachOEntry::kUnixThread, 0x1000)}) {
+  for (const Buf& base :
+       {MakePe({}), MakeElf(true, false, 0x400000, 0x400200), MakeElf(false, true, 0x10000, 0x10204),
+        MakeMachO(true, false, 0x01000007, MachOEntry::kLcMain, 0x1000),
+        MakeMachO(false, true, 18, MachOEntry::kUnixThread, 0x1000)}) {
     const size_t header_bytes = std::min<size_t>(base.size(), 0x200);
     for (size_t i = 0; i < header_bytes; ++i) {
       for (uint8_t v : {0x00, 0x7f, 0x80, 0xff}) {

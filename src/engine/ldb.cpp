@@ -756,7 +756,9 @@ Status ParseTdb(std::string_view text, TargetDescription* tdb) {
       tdb->target = t;
       continue;
     }
-    new_attributes = true;
+    static constexpr std::string_view kKnown[] = {"FileSize", "EntryPoint", "NumberOfSections", "Container",
+                                                  "Intermediates", "HandlerType", "IconGroup1", "IconGroup2"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) != std::end(kKnown)) new_attributes = true;
     if (key == "FileSize" || key == "EntryPoint" || key == "NumberOfSections") {
       Range r;
       if (!ParseRange(value, &r)) return bad_value();
@@ -774,7 +776,9 @@ Status ParseTdb(std::string_view text, TargetDescription* tdb) {
     } else if (key == "IconGroup1" || key == "IconGroup2") {
       tdb->icon_group = true;
     } else {
-      return Status::Error("unknown attribute " + Quote(key));
+      // clamscan 1.4.6 loads a signature with an attribute it does not know, and that
+      // signature then never matches (differential family reject_ldb); so do we.
+      tdb->unknown_attribute = true;
     }
   }
   if (new_attributes && (!tdb->engine || tdb->engine->min < 51))

@@ -34,6 +34,7 @@ struct TargetDescription {
   std::optional<std::string> intermediates;   // raw text
   std::optional<std::string> handler_type;    // raw text
   bool icon_group = false;                    // IconGroup1/2 present (unsupported: needs .idb)
+  bool unknown_attribute = false;             // loads, but never matches (as clamscan)
 };
 
 // Compiled logical expression over subsignature indexes, with ClamAV's semantics

@@ -393,7 +393,6 @@ TEST(ParseLdbLine, RejectsMalformedLinesWithAReason) {
       {"Sig;Target:0;0&1;41424344", "index 1 out of range"},      // 1 subsig, index 1
       {"Sig;Target:0;0;41424344;45464748", "doesn't match the IDs"},  // subsig 1 unused
       {"Sig;Target:0;(0|1;41424344;45464748", "missing closing parenthesis"},
-      {"Sig;Target:0,Foo:1;0;41424344", "unknown attribute 'Foo'"},
       {"Sig;Target:0,Engine:51-255;0;41424344", "Engine attribute must be on the first position"},
       {"Sig;Engine:51-255;0;41424344", "no Target"},
       {"Sig;Target;0;41424344", "incorrect format of attribute"},

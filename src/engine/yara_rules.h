@@ -27,11 +27,12 @@ const char* YaraVersion();
 // Collects YARA sources (text) and compiled rule files, then produces YaraRules.
 // Not thread-safe; distinct compilers may be used on distinct threads.
 //
-// Each source is first compiled alone in a throw-away libyara compiler (libyara's
-// compiler is unusable after one error), so a bad file is skipped whole and never
-// poisons the others; the price is compiling every good source twice (parsing only:
-// the Aho-Corasick automaton is built once, in Build()). Consequences worth knowing:
-//  * a source cannot refer to rules of an earlier source even in the same namespace;
+// A source with errors is skipped whole and never poisons the others, although libyara's
+// compiler is unusable after one error: the first failure costs one recompile of the
+// sources accepted so far, and each later source is checked in a scratch compiler before
+// it joins the rest (details and numbers in yara_rules.cpp). Consequences:
+//  * a rule must not refer to rules of another source (namespaces are per file anyway;
+//    within one namespace whether it works depends on load order: unsupported);
 //  * `include` is disabled (reported as an error): every file is added on its own, and
 //    a rule file must not make the scanner read other paths.
 class YaraCompiler {

@@ -24,13 +24,14 @@
 // contract is "no allocation beyond what libyara does").
 std::atomic<uint64_t> g_allocations{0};
 
-void* operator new(std::size_t size) {
+// noinline: inlined into callers, g++ -O2 would pair `new` with free() and warn.
+[[gnu::noinline]] void* operator new(std::size_t size) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace avkey::engine {
 namespace {
@@ -268,14 +269,21 @@ TEST(YaraRulesTest, SemanticErrorsWarningsIncludesAndNulBytes) {
   EXPECT_EQ(compiler.AddSource("module.yar", "module", "import \"no_such_module\"\nrule m { condition: true }",
                                &problems),
             0u);
+  // After failures sources are checked in a scratch compiler first: a warning is still
+  // reported once.
+  EXPECT_EQ(compiler.AddSource("warn2.yar", "warn2", "rule slow2 { strings: $h = { 03 [0-] 04 } condition: $h }",
+                               &problems),
+            1u);
   auto built = compiler.Build();
   ASSERT_TRUE(built.has_value()) << built.error();
   ASSERT_NE(*built, nullptr);
-  EXPECT_EQ((*built)->rule_count(), 1u);
+  EXPECT_EQ((*built)->rule_count(), 2u);
 
   std::map<std::string, LoadProblem> by_file;
   for (const auto& p : problems) by_file.emplace(p.file, p);
-  ASSERT_EQ(by_file.size(), 6u) << ::testing::PrintToString(problems.size());
+  ASSERT_EQ(by_file.size(), 7u);
+  EXPECT_EQ(problems.size(), 7u);  // one each
+  EXPECT_THAT(by_file["warn2.yar"].reason, HasSubstr("warning: rule slow2"));
   EXPECT_EQ(by_file["warn.yar"].line, 2u);
   EXPECT_THAT(by_file["warn.yar"].reason, AllOf(HasSubstr("warning: "), HasSubstr("rule slow")));
   EXPECT_EQ(by_file["undef.yar"].line, 2u);
@@ -290,26 +298,40 @@ TEST(YaraRulesTest, SemanticErrorsWarningsIncludesAndNulBytes) {
   EXPECT_THAT(by_file["module.yar"].reason, HasSubstr("no_such_module"));
 
   YaraScanner scanner(*built);
-  EXPECT_THAT(ScanOrDie(scanner, std::string("\x01zz\x02", 4)), ElementsAre("slow"));
+  EXPECT_THAT(ScanOrDie(scanner, std::string("\x01zz\x02\x03\x04", 6)), ElementsAre("slow", "slow2"));
 }
 
 TEST(YaraRulesTest, SourceConflictingWithAnEarlierOneIsSkippedAndLaterOnesStillLoad) {
   std::vector<LoadProblem> problems;
   YaraCompiler compiler;
   EXPECT_EQ(compiler.AddSource("dir1/same.yar", "same", "rule dup { condition: true }", &problems), 1u);
-  // Compiles alone, but repeats a rule name in the same namespace.
+  // Compiles alone, but repeats a rule name in the same namespace (first failure: the
+  // main compiler is rebuilt, and later sources are checked first).
   EXPECT_EQ(compiler.AddSource("dir2/same.yar", "same", "rule other { condition: true }\nrule dup { condition: true }",
                                &problems),
             0u);
   EXPECT_EQ(compiler.AddSource("later.yar", "later", "rule later { condition: true }", &problems), 1u);
+  // Checked mode: passes the checker (created after dir1's source), conflicts in main.
+  EXPECT_EQ(compiler.AddSource("dir3/same.yar", "same", "rule fresh { condition: true }\n\nrule dup { condition: true }",
+                               &problems),
+            0u);
+  // Checked mode: fails in the checker.
+  EXPECT_EQ(compiler.AddSource("broken.yar", "broken", "rule {", &problems), 0u);
+  EXPECT_EQ(compiler.AddSource("last.yar", "last", "rule last { condition: true }", &problems), 1u);
   auto built = compiler.Build();
   ASSERT_TRUE(built.has_value()) << built.error();
-  ASSERT_EQ(problems.size(), 1u);
+  ASSERT_EQ(problems.size(), 3u);
   EXPECT_EQ(problems[0].file, "dir2/same.yar");
   EXPECT_EQ(problems[0].line, 2u);
-  EXPECT_THAT(problems[0].reason, AllOf(HasSubstr("dup"), HasSubstr("conflicts")));
+  EXPECT_THAT(problems[0].reason, HasSubstr("duplicated identifier \"dup\""));
+  EXPECT_EQ(problems[1].file, "dir3/same.yar");
+  EXPECT_EQ(problems[1].line, 3u);
+  EXPECT_THAT(problems[1].reason, AllOf(HasSubstr("\"dup\""), HasSubstr("conflicts with an earlier YARA source")));
+  EXPECT_EQ(problems[2].file, "broken.yar");
+  EXPECT_EQ(problems[2].line, 1u);
+  EXPECT_EQ((*built)->rule_count(), 3u);
   YaraScanner scanner(*built);
-  EXPECT_THAT(ScanOrDie(scanner, "x"), ElementsAre("dup", "later"));
+  EXPECT_THAT(ScanOrDie(scanner, "x"), ElementsAre("dup", "later", "last"));
 }
 
 TEST(YaraRulesTest, NothingAddedBuildsNullAndScansNothing) {

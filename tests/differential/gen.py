@@ -1053,7 +1053,9 @@ def fam_reject_ign(seed):
         ("name_md5", "ign2", "Avk.RejI.Sig:%s" % md5, True),
         ("name_badmd5", "ign2", "Avk.RejI.Sig:%s" % md5[:31], False),
         ("md5_then_short_name", "ign2", "Avk.RejI.Other:%s\nAvk.RejI.Sig" % md5, True),
-        ("md5_then_long_name", "ign2", "Avk.RejI.Oth:%s\nAvk.RejI.Sig.LongerName" % md5, False),
+        # Not compared: clamscan 1.4.6 reads a name-only line after a Name:md5 line with the
+        # previous line's leftover bytes as its md5 ("Malformed MD5 string"), a loader bug
+        # avkey does not copy (docs/signatures.md).
         ("three_fields", "ign2", "Avk.RejI.Sig:%s:extra" % md5, True),
         ("old_ign", "ign", "sigs.ndb:1:Avk.RejI.Sig", True),
         ("fp_ok", "fp", "%s:%d:Avk.RejI.Fp" % (probe_md5, len(f.inputs["probe"])), True),
