@@ -1,6 +1,6 @@
 // libFuzzer target: arbitrary bytes as a YARA rule source.
 //
-// Drives YaraCompiler::AddSource (the throw-away check compile, the main compile and the
+// Drives YaraCompiler::AddSource (direct and checked compiles, the rebuild after a failure,
 // problem reporting), then Build and one short scan when something compiled, so the rule
 // set produced from hostile text is also exercised. Includes are disabled by the
 // compiler, so a source cannot make the target read files.
@@ -17,10 +17,17 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace avkey::engine;
-  std::string_view text(reinterpret_cast<const char*>(data), size);
+  std::string_view input(reinterpret_cast<const char*>(data), size);
   std::vector<LoadProblem> problems;
   YaraCompiler compiler;
-  compiler.AddSource("fuzz.yar", "fuzz", text, &problems);
+  // NUL bytes split the input into up to 8 sources in two namespaces, so that failures,
+  // the main compiler's rebuild, checked mode and cross-source conflicts are reached.
+  for (int i = 0; i < 8 && !input.empty(); ++i) {
+    size_t end = i == 7 ? input.npos : input.find('\0');
+    std::string_view text = input.substr(0, end);
+    input.remove_prefix(end == input.npos ? input.size() : end + 1);
+    compiler.AddSource(i % 2 == 0 ? "even.yar" : "odd.yar", i % 2 == 0 ? "even" : "odd", text, &problems);
+  }
   auto rules = compiler.Build();
   if (!rules.has_value() || *rules == nullptr) return 0;
 

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string>
 
+#include <fmt/format.h>
+
 namespace avkey::engine {
 namespace {
 
@@ -536,6 +538,8 @@ Result<BodyPattern> BodyPattern::Compile(TokenSeq seq, const PatternOptions& opt
   }
   for (size_t k = best_tok + 1; k < seq.size(); ++k) p.suffix_.push_back(seq[k]);
   ReverseInPlace(&p.prefix_);
+  p.reversed_ = seq;
+  ReverseInPlace(&p.reversed_);
   p.forward_ = std::move(seq);
   return p;
 }
@@ -552,6 +556,108 @@ bool BodyPattern::VerifyAt(std::span<const uint8_t> data, uint64_t anchor_end, u
   if (!Run<false>(back, prefix_, 0, anchor_start, nullptr)) return false;
   if (start) *start = back.accepted;
   return true;
+}
+
+bool BodyPattern::VerifyEnd(std::span<const uint8_t> data, uint64_t end, uint64_t first, uint64_t last,
+                            Scratch* scratch, uint64_t* start) const {
+  const uint8_t* fold = options_.nocase ? Folds().lower.data() : Folds().identity.data();
+  if (options_.fullword) {
+    const bool word_after = options_.wide ? (end + 1 < data.size() && IsAlnum(data[end]) && data[end + 1] == 0)
+                                          : (end < data.size() && IsAlnum(data[end]));
+    if (word_after) return false;
+  }
+  Reset(scratch, reversed_.size());
+  MatchContext back{data.data(), data.size(), fold, options_.fullword, options_.wide, true, first, last, &reversed_, has_gaps_, scratch, 0};
+  if (!Run<false>(back, reversed_, 0, end, nullptr)) return false;
+  if (start) *start = back.accepted;
+  return true;
+}
+
+namespace {
+
+// Regex for one byte under a value/mask pair.
+void AppendByteRegex(uint8_t value, uint8_t mask, std::string* out) {
+  if (mask == 0) {
+    *out += '.';
+  } else if (mask == 0xff) {
+    *out += fmt::format("\\x{:02x}", value);
+  } else {
+    *out += '[';
+    for (int b = 0; b < 256; ++b)
+      if ((b & mask) == value) *out += fmt::format("\\x{:02x}", b);
+    *out += ']';
+  }
+}
+
+void AppendSeqRegex(const TokenSeq& seq, std::string* out, bool* exact, bool* never) {
+  for (size_t k = 0; k < seq.size(); ++k) {
+    const Token& t = seq[k];
+    switch (t.kind) {
+      case Token::Kind::kBytes:
+        for (size_t j = 0; j < t.value.size(); ++j) AppendByteRegex(t.value[j], t.mask[j], out);
+        break;
+      case Token::Kind::kSet: {
+        if (t.set.all()) {
+          *out += '.';
+          break;
+        }
+        *out += '[';
+        for (int b = 0; b < 256; ++b)
+          if (t.set.test(b)) *out += fmt::format("\\x{:02x}", b);
+        *out += ']';
+        break;
+      }
+      case Token::Kind::kAltFixed:
+        if (t.negated) {
+          *out += fmt::format(".{{{}}}", t.alt_len);
+          *exact = false;
+          break;
+        }
+        *out += "(?:";
+        for (size_t a = 0; a + t.alt_len <= t.value.size(); a += t.alt_len) {
+          if (a) *out += '|';
+          for (size_t j = 0; j < t.alt_len; ++j) AppendByteRegex(t.value[a + j], t.mask[a + j], out);
+        }
+        *out += ')';
+        break;
+      case Token::Kind::kAltGeneric:
+        *out += "(?:";
+        for (size_t a = 0; a < t.alts.size(); ++a) {
+          if (a) *out += '|';
+          AppendSeqRegex(t.alts[a], out, exact, never);
+        }
+        *out += ')';
+        break;
+      case Token::Kind::kGap:
+        // Bounded repeats above a few hundred bytes make Vectorscan's bytecode large;
+        // an open-ended repeat is a superset and costs nothing extra to verify.
+        if (t.max == kUnbounded || t.max > 256) {
+          *out += fmt::format(".{{{},}}", std::min<uint32_t>(t.min, 256));
+          if (t.max != kUnbounded || t.min > 256) *exact = false;
+        } else if (t.min > t.max) {
+          *never = true;  // {n-m} with n > m: clamscan loads it and it never matches
+        } else {
+          *out += fmt::format(".{{{},{}}}", t.min, t.max);
+        }
+        break;
+      case Token::Kind::kBoundary:
+      case Token::Kind::kWordEdge:
+      case Token::Kind::kLine:
+        if (t.check_left && t.check_right) *out += '.';  // one delimiter byte
+        *exact = false;
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+std::string BodyPattern::Regex(bool* exact) const {
+  std::string out;
+  *exact = !options_.fullword;
+  bool never = false;
+  AppendSeqRegex(forward_, &out, exact, &never);
+  return never ? std::string() : out;
 }
 
 uint32_t BodyPattern::MatchWindow(std::span<const uint8_t> data, uint64_t first, uint64_t last,

@@ -70,6 +70,12 @@ class BodyPattern {
 
   // The literal Vectorscan searches for.
   const std::string& anchor() const { return anchor_; }
+  // A Vectorscan regex (for HS_FLAG_DOTALL) matching a superset of the pattern:
+  // every match of the pattern ends where the regex reports a match end. *exact is
+  // set when the regex matches exactly the pattern's bytes (no marker, negated
+  // multi-byte alternation or over-long gap was widened to "."). Empty when the
+  // pattern can never match (a {n-m} gap with n > m, which clamscan loads).
+  std::string Regex(bool* exact) const;
   bool nocase() const { return options_.nocase; }
   // Minimum and maximum total length (max = kUnbounded when it has * or {n-}).
   uint64_t min_length() const { return min_len_; }
@@ -87,6 +93,10 @@ class BodyPattern {
   // matches with its start in [first, last]. On success *start is the latest such start.
   bool VerifyAt(std::span<const uint8_t> data, uint64_t anchor_end, uint64_t first,
                 uint64_t last, Scratch* scratch, uint64_t* start = nullptr) const;
+  // Given a regex match ending at `end`, tells whether the whole pattern ends there
+  // with its start in [first, last]. On success *start is such a start.
+  bool VerifyEnd(std::span<const uint8_t> data, uint64_t end, uint64_t first, uint64_t last,
+                 Scratch* scratch, uint64_t* start = nullptr) const;
   // Tries every start in [first, last] directly (for offset-anchored signatures).
   // Returns the number of starts that match, stopping after `limit`.
   // *first_start (if given) receives the first matching start.
@@ -97,6 +107,7 @@ class BodyPattern {
   TokenSeq forward_;   // whole pattern (for MatchWindow)
   TokenSeq suffix_;    // tokens after the anchor
   TokenSeq prefix_;    // tokens before the anchor, reversed
+  TokenSeq reversed_;  // whole pattern, reversed (for VerifyEnd)
   std::string anchor_;
   PatternOptions options_;
   uint64_t min_len_ = 0;

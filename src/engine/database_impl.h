@@ -62,7 +62,14 @@ struct Database::Impl {
   HashIndex allow;         // .fp .sfp
   std::vector<Body> bodies;
   std::vector<uint32_t> direct_bodies;   // indexes of bodies with direct == true
-  std::vector<uint32_t> hs_ids;          // Vectorscan id -> body index
+  // Vectorscan id -> body index and how its hits are verified: the whole pattern
+  // as a regex (hit = match end, VerifyEnd), or its anchor literal (VerifyAt) for
+  // the few patterns Vectorscan cannot compile as a regex.
+  struct HsEntry {
+    uint32_t body;
+    bool anchor_only;
+  };
+  std::vector<HsEntry> hs_ids;
   HsDatabasePtr hs_db;
   std::vector<Logical> logicals;
   uint32_t subsig_slots = 0;             // total subsignatures over all logicals

@@ -11,7 +11,7 @@
 namespace avkey::engine {
 namespace {
 
-constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'H', 'S', '2'};
+constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'H', 'S', '3'};
 
 std::string WriterVersion() { return std::string("avkey " AVKEY_VERSION " vectorscan ") + hs_version(); }
 

@@ -1,7 +1,7 @@
 // On-disk cache of compiled Vectorscan databases. Internal to the engine.
 //
 // File <dir>/<key>.avkc:
-//   "AVKEYHS2"                magic (8 bytes; bump on any layout or compiler change)
+//   "AVKEYHS3"                magic (8 bytes; bump on any layout or compiler change)
 //   identity                  64 hex chars: the signature set it was compiled from
 //   u32 version_len, version  avkey + Vectorscan version it was written by
 //   u8[32]                    SHA-256 of the payload

@@ -88,15 +88,17 @@ struct Scanner::Impl {
     }
   }
 
-  void OnHit(uint32_t body_index, uint64_t end) {
-    const Body& b = d.bodies[body_index];
+  void OnHit(const Database::Impl::HsEntry& entry, uint64_t end) {
+    const Body& b = d.bodies[entry.body];
     if (!TargetMatches(b.target)) return;
     if (b.subsig < 0 && sig_hit[b.sig]) return;
     if (b.subsig >= 0 && counts[d.logicals[b.sig].count_base + b.subsig] >= kMaxCountedHits) return;
     auto w = ResolveOffset(b.offset, data.size(), exe);
     if (!w) return;
     uint64_t start = 0;
-    if (b.pattern.VerifyAt(data, end, w->first, w->last, &pattern_scratch, &start)) Record(b, start, 1);
+    const bool ok = entry.anchor_only ? b.pattern.VerifyAt(data, end, w->first, w->last, &pattern_scratch, &start)
+                                      : b.pattern.VerifyEnd(data, end, w->first, w->last, &pattern_scratch, &start);
+    if (ok) Record(b, start, 1);
   }
 
   static int OnVectorscanMatch(unsigned id, unsigned long long /*from*/, unsigned long long to,

@@ -1,0 +1,62 @@
+// Private to src/scan: scans one top-level file and every layer unpacked from it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "avkey/engine/engine.h"
+#include "avkey/scan/scan.h"
+
+namespace avkey::scan {
+
+// What one top-level file produced.
+struct FileResults {
+  std::vector<DetectionRecord> detections;
+  std::vector<IncompleteItem> incomplete;
+  uint64_t members = 0;  // container members scanned
+  void clear() {
+    detections.clear();
+    incomplete.clear();
+    members = 0;
+  }
+};
+
+// One per worker thread: owns the engine::Scanner and one member buffer per container
+// depth, reused from file to file. Not thread-safe.
+class LayerScanner {
+ public:
+  LayerScanner(std::shared_ptr<const engine::Database> db, const ArchiveLimits& limits,
+               std::stop_token stop);
+  ~LayerScanner();
+  LayerScanner(const LayerScanner&) = delete;
+  LayerScanner& operator=(const LayerScanner&) = delete;
+
+  // Scans `data` (the whole content of the file at `path`) with the engine, then unpacks
+  // it if it is a container, recursively within the limits. Appends to *out.
+  void ScanFile(const std::string& path, std::string_view owner, std::span<const uint8_t> data,
+                FileResults* out);
+
+ private:
+  struct State;
+  enum class Flow { kContinue, kAbortFile };
+  Flow ScanLayer(State& st, std::span<const uint8_t> data, uint32_t depth);
+  // Unpacks `data` if libarchive reads it (an archive or one compressed stream) and
+  // scans each member with ScanLayer(depth + 1). Not a container: does nothing.
+  Flow ScanContainer(State& st, std::span<const uint8_t> data, uint32_t depth);
+
+  engine::Scanner scanner_;
+  ArchiveLimits limits_;
+  std::stop_token stop_;
+  std::vector<engine::Detection> hits_;
+  std::vector<std::vector<uint8_t>> buffers_;  // [depth]: the member being unpacked at depth
+};
+
+// Hex SHA-256 of `data`.
+std::string Sha256Hex(std::span<const uint8_t> data);
+
+}  // namespace avkey::scan
