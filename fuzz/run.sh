@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang and runs each for N seconds (default 60).
 #   fuzz/run.sh [SECONDS] [TARGET...]
 # Crashes are kept under build-fuzz/crashes/<target>/; corpora under build-fuzz/corpus/<target>/
-# (seeded from fuzz/seeds/<target>/ when present). Exit status is non-zero if any target crashed.
+# (seeded from fuzz/seeds/<target>/ and fuzz/regressions/<target>/ when present; regenerate the
+# seeds with fuzz/make_seeds.py). Exit status is non-zero if any target crashed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
@@ -19,9 +20,10 @@ failed=0
 for t in "${targets[@]}"; do
   mkdir -p "build-fuzz/corpus/$t" "build-fuzz/crashes/$t"
   seeds=()
-  [[ -d "fuzz/seeds/$t" ]] && seeds=("fuzz/seeds/$t")
+  [[ -d "fuzz/seeds/$t" ]] && seeds+=("fuzz/seeds/$t")
+  [[ -d "fuzz/regressions/$t" ]] && seeds+=("fuzz/regressions/$t")
   echo "== $t: ${SECONDS_EACH}s"
-  if ! "build-fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout=10 \
+  if ! "build-fuzz/fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout=10 \
       -artifact_prefix="build-fuzz/crashes/$t/" "build-fuzz/corpus/$t" "${seeds[@]}" \
       2> "build-fuzz/$t.log"; then
     echo "!! $t crashed: see build-fuzz/$t.log and build-fuzz/crashes/$t/"

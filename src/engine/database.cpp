@@ -481,22 +481,29 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       db.hs_ids.push_back({i, anchor_only[i] != 0});
     }
   };
-  for (uint32_t i = 0; i < db.bodies.size(); ++i)
-    if (db.bodies[i].direct) db.direct_bodies.push_back(i);
-  collect();
-  for (const auto& e : escaped) exprs.push_back(e.c_str());
-  if (!exprs.empty()) {
-    const std::string key = fmt::format("{}-{}", db.identity.substr(0, 32), exprs.size());
+  size_t searched = 0;
+  for (uint32_t i = 0; i < db.bodies.size(); ++i) {
+    if (db.bodies[i].direct)
+      db.direct_bodies.push_back(i);
+    else
+      ++searched;
+  }
+  if (searched > 0) {
+    // A cache hit skips regex generation and compilation entirely.
+    const std::string key = fmt::format("{}-{}", db.identity.substr(0, 32), db.bodies.size());
     if (!impl_->cache_dir.empty()) {
-      auto cached = LoadCachedVectorscan(impl_->cache_dir, key, db.identity);
+      auto cached = LoadCachedVectorscan(impl_->cache_dir, key, db.identity, db.bodies.size());
       if (cached) {
-        db.hs_db = std::move(*cached);
+        db.hs_db = std::move(cached->db);
+        db.hs_ids = std::move(cached->ids);
         db.report.cache_state = "hit";
       } else {
         db.report.cache_state = cached.error();
       }
     }
-    if (!db.hs_db) {
+    if (!db.hs_db) collect();
+    for (const auto& e : escaped) exprs.push_back(e.c_str());
+    if (!db.hs_db && !exprs.empty()) {
       hs_database_t* hdb = nullptr;
       hs_compile_error_t* err = nullptr;
       // A pattern Vectorscan refuses as a regex (too large, too complex) falls back
@@ -516,7 +523,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       }
       db.hs_db.reset(hdb);
       if (!impl_->cache_dir.empty()) {
-        Status st = StoreCachedVectorscan(impl_->cache_dir, key, db.identity, db.hs_db.get());
+        Status st = StoreCachedVectorscan(impl_->cache_dir, key, db.identity, db.hs_db.get(), db.hs_ids);
         if (!st.ok()) db.report.problems.push_back({impl_->cache_dir.string(), 0, "cache not written: " + st.message()});
       }
     }

@@ -5,13 +5,14 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 #include <fstream>
 #include <sstream>
 
 namespace avkey::engine {
 namespace {
 
-constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'H', 'S', '3'};
+constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'H', 'S', '4'};
 
 std::string WriterVersion() { return std::string("avkey " AVKEY_VERSION " vectorscan ") + hs_version(); }
 
@@ -42,8 +43,8 @@ bool WriteAll(int fd, const char* p, size_t n) {
 
 }  // namespace
 
-Result<HsDatabasePtr> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
-                                           const std::string& identity) {
+Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
+                                            const std::string& identity, size_t bodies) {
   std::ifstream in(dir / (key + ".avkc"), std::ios::binary);
   if (!in) return Fail("miss");
   std::ostringstream ss;
@@ -71,19 +72,38 @@ Result<HsDatabasePtr> LoadCachedVectorscan(const std::filesystem::path& dir, con
   const char* pl = take(8);
   if (!digest || !pl) return Fail("rejected: truncated");
   std::memcpy(&plen, pl, 8);
-  const char* payload = take(plen);
-  if (!payload || pos != bytes.size()) return Fail("rejected: truncated or trailing bytes");
-  if (Sha256(payload, plen) != *reinterpret_cast<const std::array<uint8_t, 32>*>(digest))
+  if (plen > bytes.size() - pos) return Fail("rejected: truncated");
+  const char* payload = bytes.data() + pos;
+  if (Sha256(payload, bytes.size() - pos) != *reinterpret_cast<const std::array<uint8_t, 32>*>(digest))
     return Fail("rejected: checksum mismatch (corrupt)");
+  take(plen);
+  CachedPatterns out;
+  uint32_t count = 0;
+  const char* c = take(4);
+  if (!c) return Fail("rejected: truncated");
+  std::memcpy(&count, c, 4);
+  if (count > bodies) return Fail("rejected: id map larger than the signature set");
+  for (uint32_t i = 0; i < count; ++i) {
+    const char* e = take(5);
+    if (!e) return Fail("rejected: truncated id map");
+    Database::Impl::HsEntry entry{};
+    std::memcpy(&entry.body, e, 4);
+    entry.anchor_only = e[4] != 0;
+    if (entry.body >= bodies) return Fail("rejected: id map names a missing body");
+    out.ids.push_back(entry);
+  }
+  if (pos != bytes.size()) return Fail("rejected: trailing bytes");
   hs_database_t* db = nullptr;
   hs_error_t e = hs_deserialize_database(payload, plen, &db);
   if (e == HS_DB_PLATFORM_ERROR) return Fail("rejected: compiled for another CPU");
   if (e != HS_SUCCESS) return Fail("rejected: Vectorscan refused it (" + std::to_string(e) + ")");
-  return HsDatabasePtr(db);
+  out.db.reset(db);
+  return out;
 }
 
 Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
-                             const std::string& identity, const hs_database_t* db) {
+                             const std::string& identity, const hs_database_t* db,
+                             const std::vector<Database::Impl::HsEntry>& ids) {
   char* bytes = nullptr;
   size_t len = 0;
   if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS) return Status::Error("hs_serialize_database failed");
@@ -92,11 +112,18 @@ Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string
   const std::string version = WriterVersion();
   Put<uint32_t>(&out, static_cast<uint32_t>(version.size()));
   out += version;
-  auto digest = Sha256(bytes, len);
+  // The checksum covers the Vectorscan payload and the id map after it.
+  std::string tail(bytes, len);
+  std::free(bytes);
+  Put<uint32_t>(&tail, static_cast<uint32_t>(ids.size()));
+  for (const auto& id : ids) {
+    Put<uint32_t>(&tail, id.body);
+    tail.push_back(id.anchor_only ? 1 : 0);
+  }
+  auto digest = Sha256(tail.data(), tail.size());
   out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
   Put<uint64_t>(&out, len);
-  out.append(bytes, len);
-  std::free(bytes);
+  out += tail;
 
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

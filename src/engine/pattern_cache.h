@@ -1,11 +1,12 @@
 // On-disk cache of compiled Vectorscan databases. Internal to the engine.
 //
 // File <dir>/<key>.avkc:
-//   "AVKEYHS3"                magic (8 bytes; bump on any layout or compiler change)
+//   "AVKEYHS4"                magic (8 bytes; bump on any layout or compiler change)
 //   identity                  64 hex chars: the signature set it was compiled from
 //   u32 version_len, version  avkey + Vectorscan version it was written by
 //   u8[32]                    SHA-256 of the payload
-//   u64 payload_len, payload  hs_serialize_database() output
+//   u64 payload_len, payload  hs_serialize_database() output, then u32 count and
+//                             count x (u32 body, u8 anchor_only): the id -> body map
 // Every field is checked before the payload is handed to Vectorscan, which itself
 // refuses a database built for another version or a CPU with other features.
 #pragma once
@@ -17,11 +18,18 @@
 
 namespace avkey::engine {
 
+struct CachedPatterns {
+  HsDatabasePtr db;
+  std::vector<Database::Impl::HsEntry> ids;
+};
+
 // The database, or an error string starting "miss" (no file) or "rejected: ...".
-Result<HsDatabasePtr> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
-                                           const std::string& identity);
+// `bodies` bounds the body indexes a valid file may name.
+Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
+                                            const std::string& identity, size_t bodies);
 // Writes atomically (temp file, fsync, rename, fsync directory).
 Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
-                             const std::string& identity, const hs_database_t* db);
+                             const std::string& identity, const hs_database_t* db,
+                             const std::vector<Database::Impl::HsEntry>& ids);
 
 }  // namespace avkey::engine

@@ -17,6 +17,11 @@
 #include <cstring>
 
 #include "fmt/format.h"
+#include "scan/binhex.h"
+#include "scan/mime.h"
+#include "scan/ole2.h"
+#include "scan/pdf.h"
+#include "scan/szdd.h"
 
 namespace avkey::scan {
 namespace {
@@ -197,8 +202,144 @@ LayerScanner::Flow LayerScanner::ScanLayer(State& st, std::span<const uint8_t> d
   return ScanContainer(st, data, depth);
 }
 
+// The budgets as they apply to one container being unpacked by an extractor (extract.h):
+// the same accounting as libarchive members get in ScanArchive().
+class LayerScanner::Sink final : public ChildSink {
+ public:
+  Sink(LayerScanner& ls, State& st, uint32_t depth, size_t container_size)
+      : ls_(ls), st_(st), depth_(depth), container_size_(container_size) {
+    const uint64_t kNoLimit = UINT64_MAX;
+    const ArchiveLimits& l = ls_.limits_;
+    ratio_cap_ = l.max_ratio == 0
+                     ? kNoLimit
+                     : std::max<uint64_t>(l.ratio_floor_bytes,
+                                          uint64_t{l.max_ratio} * std::max<size_t>(container_size, 1));
+    max_unpacked_ = l.max_unpacked_bytes == 0 ? kNoLimit : l.max_unpacked_bytes;
+    max_entries_ = l.max_entries == 0 ? kNoLimit : l.max_entries;
+  }
+  Flow flow() const { return flow_; }
+  bool stopped() const { return stopped_; }
+
+  uint64_t Room() const override {
+    return std::min(UnpackedRoom(), ratio_cap_ - std::min(ratio_cap_, container_unpacked_));
+  }
+  void Overflow() override {
+    if (stopped_) return;
+    stopped_ = true;
+    if (UnpackedRoom() <= ratio_cap_ - std::min(ratio_cap_, container_unpacked_)) {
+      st_.Incomplete("limit-unpacked", fmt::format("members expand past {} MiB",
+                                                   ls_.limits_.max_unpacked_bytes >> 20));
+      flow_ = Flow::kAbortFile;
+    } else {
+      st_.Incomplete("limit-ratio", fmt::format("members expand more than {}x the container's {} bytes",
+                                                ls_.limits_.max_ratio, container_size_));
+    }
+  }
+  bool Child(std::string name, std::span<const uint8_t> data) override {
+    if (stopped_) return false;
+    if (ls_.stop_.stop_requested()) return Abort("interrupted", "scan stopped by the user");
+    if (st_.TimeUp()) {
+      return Abort("limit-time", fmt::format("more than {} s spent on this file",
+                                             ls_.limits_.max_time.count() / 1000.0));
+    }
+    if (++st_.entries > max_entries_) {
+      return Abort("limit-entries", fmt::format("more than {} members in this file", ls_.limits_.max_entries));
+    }
+    if (data.size() > Room()) {
+      Overflow();
+      return false;
+    }
+    st_.unpacked += data.size();
+    container_unpacked_ += data.size();
+    ++st_.out->members;
+    st_.chain.push_back(std::move(name));
+    struct PopChain {
+      std::vector<std::string>& chain;
+      ~PopChain() { chain.pop_back(); }
+    } pop{st_.chain};
+    if (ls_.ScanLayer(st_, data, depth_ + 1) == Flow::kAbortFile) {
+      flow_ = Flow::kAbortFile;
+      stopped_ = true;
+      return false;
+    }
+    return true;
+  }
+  void Problem(std::string code, std::string detail) override {
+    st_.Incomplete(std::move(code), std::move(detail));
+  }
+  std::vector<uint8_t>& Buffer() override { return ls_.buffers_[depth_ + 1]; }
+  std::string ContainerName() const override {
+    return BaseName(st_.chain.empty() ? *st_.path : st_.chain.back());
+  }
+
+ private:
+  uint64_t UnpackedRoom() const { return max_unpacked_ - std::min(max_unpacked_, st_.unpacked); }
+  bool Abort(std::string code, std::string detail) {
+    st_.Incomplete(std::move(code), std::move(detail));
+    flow_ = Flow::kAbortFile;
+    stopped_ = true;
+    return false;
+  }
+
+  LayerScanner& ls_;
+  State& st_;
+  uint32_t depth_;
+  size_t container_size_;
+  uint64_t ratio_cap_, max_unpacked_, max_entries_;
+  uint64_t container_unpacked_ = 0;
+  Flow flow_ = Flow::kContinue;
+  bool stopped_ = false;
+};
+
+LayerScanner::Flow LayerScanner::RunExtractor(State& st, std::span<const uint8_t> data, uint32_t depth,
+                                              void (*extract)(std::span<const uint8_t>, ChildSink&)) {
+  if (depth >= limits_.max_depth) {
+    st.Incomplete("limit-depth",
+                  fmt::format("containers nested deeper than {} levels", limits_.max_depth));
+    return Flow::kContinue;
+  }
+  Sink sink(*this, st, depth, data.size());
+  try {
+    extract(data, sink);
+  } catch (const std::exception& e) {
+    // std::bad_alloc from a vector (every size is budgeted first, so this is rare).
+    st.Incomplete("scan-error", fmt::format("unpacking failed: {}", e.what()));
+  }
+  return sink.flow();
+}
+
+namespace {
+using Extractor = void (*)(std::span<const uint8_t>, ChildSink&);
+// avkey's own formats with a magic or a shape strong enough to try before libarchive.
+struct OwnFormat {
+  bool (*sniff)(std::span<const uint8_t>);
+  Extractor extract;
+};
+constexpr OwnFormat kOwnFormats[] = {
+    {LooksLikeOle2, ExtractOle2},
+    {LooksLikeSzdd, ExtractSzdd},
+    {LooksLikeBinHex, ExtractBinHex},
+    {LooksLikePdf, ExtractPdf},
+    {LooksLikeMail, ExtractMail},
+};
+}  // namespace
+
 LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_t> data,
                                                uint32_t depth) {
+  for (const OwnFormat& f : kOwnFormats) {
+    if (f.sniff(data)) return RunExtractor(st, data, depth, f.extract);
+  }
+  bool handled = false;
+  Flow flow = ScanArchive(st, data, depth, &handled);
+  if (handled) return flow;
+  // Text that no reader took: uuencoded blocks and data: URIs anywhere in it.
+  if (LooksLikeText(data)) return RunExtractor(st, data, depth, ExtractText);
+  return Flow::kContinue;
+}
+
+LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t> data,
+                                             uint32_t depth, bool* handled) {
+  *handled = false;
   auto reader = NewReader(false);
   if (!reader) {
     st.Incomplete("io-error", reader.error());
@@ -221,6 +362,7 @@ LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_
     }
     raw = true;
   }
+  *handled = true;
   if (depth >= limits_.max_depth) {
     st.Incomplete("limit-depth",
                   fmt::format("containers nested deeper than {} levels", limits_.max_depth));
@@ -261,7 +403,11 @@ LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_
         return data.size() >= magic.size() && std::memcmp(data.data(), magic.data(), magic.size()) == 0;
       };
       bool probe = !seen_entry && (starts("MZ") || starts("\x7f" "ELF"));
-      if (!probe) st.Incomplete(DataErrorCode(a.get(), nullptr), ArchiveError(a.get()));
+      if (probe) {
+        *handled = false;
+      } else {
+        st.Incomplete(DataErrorCode(a.get(), nullptr), ArchiveError(a.get()));
+      }
       return Flow::kContinue;
     }
     seen_entry = true;
@@ -303,7 +449,10 @@ LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_
         if (n == ARCHIVE_WARN) continue;
         // lzma-alone, uuencode and compress(1) have weak or no magic: their bidders accept
         // some ordinary files. A stream of theirs that yields nothing was not one.
-        if (raw && produced == 0 && WeakMagicFilter(archive_filter_code(a.get(), 0))) return Flow::kContinue;
+        if (raw && produced == 0 && WeakMagicFilter(archive_filter_code(a.get(), 0))) {
+          *handled = false;
+          return Flow::kContinue;
+        }
         st.Incomplete(DataErrorCode(a.get(), entry), ArchiveError(a.get()));
         failed = true;
         break;

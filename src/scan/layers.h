@@ -11,6 +11,7 @@
 
 #include "avkey/engine/engine.h"
 #include "avkey/scan/scan.h"
+#include "scan/extract.h"
 
 namespace avkey::scan {
 
@@ -45,9 +46,16 @@ class LayerScanner {
   struct State;
   enum class Flow { kContinue, kAbortFile };
   Flow ScanLayer(State& st, std::span<const uint8_t> data, uint32_t depth);
-  // Unpacks `data` if libarchive reads it (an archive or one compressed stream) and
-  // scans each member with ScanLayer(depth + 1). Not a container: does nothing.
+  // Unpacks `data` if it is a container (avkey's own extractors first for the formats
+  // they sniff, then libarchive, then encoded blocks in text) and scans each member
+  // with ScanLayer(depth + 1). Not a container: does nothing.
   Flow ScanContainer(State& st, std::span<const uint8_t> data, uint32_t depth);
+  // libarchive's part of ScanContainer. *handled: false if libarchive read nothing.
+  Flow ScanArchive(State& st, std::span<const uint8_t> data, uint32_t depth, bool* handled);
+  // Runs one of avkey's extractors (extract.h) on `data` with every budget applied.
+  class Sink;
+  Flow RunExtractor(State& st, std::span<const uint8_t> data, uint32_t depth,
+                    void (*extract)(std::span<const uint8_t>, ChildSink&));
 
   engine::Scanner scanner_;
   ArchiveLimits limits_;
