@@ -390,6 +390,8 @@ const LoadReport& DatabaseBuilder::report() const { return impl_->db->report; }
 
 void DatabaseBuilder::SetCacheDirectory(std::filesystem::path dir) { impl_->cache_dir = std::move(dir); }
 
+void DatabaseBuilder::SetTextNormalization(bool on) { impl_->db->normalize_text = on; }
+
 Status DatabaseBuilder::AddSource(std::string_view name, std::string_view content, bool official) {
   if (impl_->built) return Status::Error("DatabaseBuilder used after Build()");
   if (!IsSupportedExtension(LowerExtension(name)))

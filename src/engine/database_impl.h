@@ -75,6 +75,7 @@ struct Database::Impl {
   uint32_t subsig_slots = 0;             // total subsignatures over all logicals
   std::shared_ptr<const YaraRules> yara;
   bool needs_exe = false;                // some signature uses EP/S offsets or section hashes
+  bool normalize_text = true;            // also match text layers in normalised form
   std::string yara_suffix;               // ".UNOFFICIAL" when YARA rules came from plain files
 };
 

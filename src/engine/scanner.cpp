@@ -52,6 +52,9 @@ struct Scanner::Impl {
   std::span<const uint8_t> data;
   TargetType type = TargetType::kAny;
   const ExeInfo* exe = nullptr;
+  bool normalized_pass = false;
+  uint64_t layer_size = 0;
+  std::vector<uint8_t> normalized;  // reused across files
 
   explicit Impl(std::shared_ptr<const Database> db) : owner(std::move(db)), d(owner->impl()) {
     if (d.hs_db) {
@@ -66,7 +69,62 @@ struct Scanner::Impl {
     logical_touched.assign(d.logicals.size(), 0);
   }
 
-  bool TargetMatches(TargetType t) const { return t == TargetType::kAny || t == type; }
+  // Raw pass: target 0 and the file's own type, except text (7), which clamscan
+  // matches only against the normalised form. Normalised pass: targets 0 and 7.
+  bool TargetMatches(TargetType t) const {
+    if (normalized_pass) return t == TargetType::kAny || t == TargetType::kText;
+    return t == TargetType::kAny || (t == type && t != TargetType::kText);
+  }
+
+  // One pass of every body pattern over `buf`: Vectorscan finds candidates, each is
+  // verified exactly; offset-pinned patterns are tried at their window directly.
+  void ScanBodies(std::span<const uint8_t> buf, bool normalized, Status* status) {
+    data = buf;
+    normalized_pass = normalized;
+    const ExeInfo* saved_exe = exe;
+    if (normalized) exe = nullptr;  // offsets in the normalised text are not file offsets
+    if (d.hs_db) {
+      if (!hs_scratch) {
+        if (status->ok()) *status = Status::Error("Vectorscan scratch allocation failed");
+      } else {
+        hs_error_t e = hs_scan(d.hs_db.get(), reinterpret_cast<const char*>(buf.data()),
+                               static_cast<unsigned>(std::min<size_t>(buf.size(), UINT32_MAX)), 0,
+                               hs_scratch.get(), &Impl::OnVectorscanMatch, this);
+        if (e != HS_SUCCESS && status->ok()) *status = Status::Error("Vectorscan scan failed (" + std::to_string(e) + ")");
+      }
+    }
+    for (uint32_t bi : d.direct_bodies) {
+      const Body& b = d.bodies[bi];
+      if (!TargetMatches(b.target) || (b.subsig < 0 && sig_hit[b.sig])) continue;
+      auto w = ResolveOffset(b.offset, buf.size(), exe);
+      if (!w) continue;
+      uint64_t start = 0;
+      uint32_t n = b.pattern.MatchWindow(buf, w->first, w->last, b.subsig < 0 ? 1 : kMaxCountedHits,
+                                         &pattern_scratch, &start);
+      if (n) Record(b, start, n);
+    }
+    exe = saved_exe;
+    normalized_pass = false;
+  }
+
+  // ClamAV's generic text normaliser: upper case to lower case, runs of whitespace
+  // (\t \n \v \f \r space) to one space, other control bytes and bytes >= 0x80 dropped.
+  static void NormalizeText(std::span<const uint8_t> in, std::vector<uint8_t>* out) {
+    out->clear();
+    out->reserve(in.size());
+    bool space_written = false;
+    for (uint8_t c : in) {
+      if (c == ' ' || (c >= '\t' && c <= '\r')) {
+        if (!space_written) out->push_back(' ');
+        space_written = true;
+      } else if (c < 0x20 || c >= 0x80) {
+        continue;
+      } else {
+        out->push_back(c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c);
+        space_written = false;
+      }
+    }
+  }
 
   void Record(const Body& b, uint64_t start, uint32_t hits) {
     if (b.subsig < 0) {
@@ -111,7 +169,7 @@ struct Scanner::Impl {
   bool LogicalApplies(const Logical& lg) const {
     const TargetDescription& t = lg.ldb.tdb;
     if (t.target && !TargetMatches(*t.target)) return false;
-    if (t.file_size && !t.file_size->Contains(data.size())) return false;
+    if (t.file_size && !t.file_size->Contains(layer_size)) return false;
     if (t.entry_point && (!exe || !exe->has_entry_point || !t.entry_point->Contains(exe->entry_point_offset)))
       return false;
     if (t.number_of_sections && (!exe || !t.number_of_sections->Contains(exe->sections.size()))) return false;
@@ -157,6 +215,7 @@ struct Scanner::Impl {
     // clamscan does not scan layers of 5 bytes or less (differential family hash).
     if (bytes.size() <= kMinScannedSize) return Status::Ok();
     data = bytes;
+    layer_size = bytes.size();
     type = DetectFileType(bytes);
     std::optional<ExeInfo> exe_info;
     exe = nullptr;
@@ -179,27 +238,13 @@ struct Scanner::Impl {
       }
     }
 
-    // Body patterns: Vectorscan finds anchors, each hit is verified exactly.
-    if (d.hs_db) {
-      if (!hs_scratch) {
-        status = Status::Error("Vectorscan scratch allocation failed");
-      } else {
-        hs_error_t e = hs_scan(d.hs_db.get(), reinterpret_cast<const char*>(bytes.data()),
-                               static_cast<unsigned>(std::min<size_t>(bytes.size(), UINT32_MAX)), 0,
-                               hs_scratch.get(), &Impl::OnVectorscanMatch, this);
-        if (e != HS_SUCCESS) status = Status::Error("Vectorscan scan failed (" + std::to_string(e) + ")");
-      }
+    // Body patterns over the raw bytes and, for text, over ClamAV's normalised form.
+    ScanBodies(bytes, /*normalized=*/false, &status);
+    if (type == TargetType::kText && d.normalize_text) {
+      NormalizeText(bytes, &normalized);
+      ScanBodies(normalized, /*normalized=*/true, &status);
     }
-    for (uint32_t bi : d.direct_bodies) {
-      const Body& b = d.bodies[bi];
-      if (!TargetMatches(b.target) || (b.subsig < 0 && sig_hit[b.sig])) continue;
-      auto w = ResolveOffset(b.offset, bytes.size(), exe);
-      if (!w) continue;
-      uint64_t start = 0;
-      uint32_t n = b.pattern.MatchWindow(bytes, w->first, w->last, b.subsig < 0 ? 1 : kMaxCountedHits,
-                                         &pattern_scratch, &start);
-      if (n) Record(b, start, n);
-    }
+    data = bytes;
     for (uint32_t sig : touched_sigs) out->push_back({d.sigs[sig].name, EngineKind::kBody});
     for (uint32_t l : touched_logicals) {
       const Logical& lg = d.logicals[l];

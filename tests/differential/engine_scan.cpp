@@ -36,7 +36,7 @@ using avkey::engine::ScanContext;
 using avkey::engine::Scanner;
 
 int Usage() {
-  std::fprintf(stderr, "usage: engine_scan -d DBPATH [-d DBPATH]... [--report] FILE...\n");
+  std::fprintf(stderr, "usage: engine_scan -d DBPATH [-d DBPATH]... [--report] [--no-normalize] FILE...\n");
   return 2;
 }
 
@@ -69,6 +69,7 @@ void PrintCounts(const LoadReport& r) {
 int Run(int argc, char** argv) {
   std::vector<std::string> dbs, files;
   bool report = false;
+  bool normalize = true;
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
     if (std::strcmp(a, "-d") == 0 || std::strcmp(a, "--database") == 0) {
@@ -78,6 +79,8 @@ int Run(int argc, char** argv) {
       dbs.emplace_back(a + 11);
     } else if (std::strcmp(a, "--report") == 0) {
       report = true;
+    } else if (std::strcmp(a, "--no-normalize") == 0) {
+      normalize = false;
     } else if (std::strcmp(a, "--") == 0) {
       for (++i; i < argc; ++i) files.emplace_back(argv[i]);
     } else if (a[0] == '-' && a[1] != '\0') {
@@ -90,6 +93,7 @@ int Run(int argc, char** argv) {
 
   int status = 0;
   DatabaseBuilder builder;
+  builder.SetTextNormalization(normalize);
   for (const auto& db : dbs) {
     if (auto s = builder.AddPath(db); !s.ok()) {
       std::fprintf(stderr, "engine_scan: %s: %s\n", db.c_str(), s.message().c_str());

@@ -122,11 +122,14 @@ def clamscan(args, opts, dbs, inputs):
     return r
 
 
-def engine(args, dbs, inputs):
+def engine(args, dbs, inputs, opts=()):
     if args.clamscan_only:
         r = ToolResult("", "", 0, 0.0)
         return r
     cmd = [args.engine_scan]
+    # clamscan runs with --normalize=no unless the family asks for it: tell avkey the same.
+    if "--normalize=yes" not in opts:
+        cmd.append("--no-normalize")
     for d in dbs:
         cmd += ["-d", d]
     r = ToolResult(*run(cmd + ["--"] + inputs))
@@ -174,7 +177,7 @@ def run_scan_family(args, fam_dir, man):
     inputs = sorted(glob.glob(os.path.join(indir, "*")))
     names, nsigs = sig_lines(dbdir)
     cl = clamscan(args, man["clamscan_opts"], [dbdir], [indir])
-    av = engine(args, [dbdir], inputs)
+    av = engine(args, [dbdir], inputs, man["clamscan_opts"])
     res = {"sigs": nsigs, "files": len(inputs), "secs": [cl.secs, av.secs]}
     res["clamscan_pairs"] = len(cl.pairs)
     res["avkey_pairs"] = len(av.pairs)
@@ -221,7 +224,7 @@ def isolate(args, fam_dir, man, items, limit):
         inp = os.path.join(d, r["file"])
         shutil.copyfile(src, inp)
         cl = clamscan(args, man["clamscan_opts"], [db], [inp])
-        av = engine(args, [db], [inp])
+        av = engine(args, [db], [inp], man["clamscan_opts"])
         r["isolated"] = {
             "dir": d,
             "clamscan": sorted(s for (_, s) in cl.pairs) if cl.loaded else ["(refused: %s)" % cl.problems[0][2]],
@@ -244,7 +247,7 @@ def run_single_family(args, fam_dir, man):
         # Some families (ignore/allow lists) need a signature beside the file under test.
         dbset = [db] + ([os.path.join(fam_dir, "extra", "sigs.ndb")] if man.get("extra_db") else [])
         cl = clamscan(args, man["clamscan_opts"], dbset, [indir])
-        av = engine(args, dbset, inputs)
+        av = engine(args, dbset, inputs, man["clamscan_opts"])
         res["secs"][0] += cl.secs
         res["secs"][1] += av.secs
         with open(db, "rb") as f:

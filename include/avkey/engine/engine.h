@@ -93,6 +93,10 @@ class DatabaseBuilder {
   // another CPU is detected, ignored and replaced; it is never trusted unchecked.
   void SetCacheDirectory(std::filesystem::path dir);
 
+  // Whether text layers are also matched in ClamAV's normalised form (lower case,
+  // whitespace runs as one space): on by default, as clamscan's --normalize=yes.
+  void SetTextNormalization(bool on);
+
   // Compiles everything added so far. The builder may not be reused afterwards.
   Result<std::shared_ptr<const Database>> Build();
 
