@@ -19,6 +19,13 @@ bool ToU32(std::string_view s, uint32_t* out) {
   return !s.empty() && ec == std::errc() && p == s.data() + s.size();
 }
 
+// libarchive may have no message (e.g. a truncated gzip stream): never build a
+// std::string from its null pointer (found by fuzz/cvd_fuzz).
+std::string ArchiveError(archive* a) {
+  const char* e = archive_error_string(a);
+  return e ? e : "unknown libarchive error";
+}
+
 struct ArchiveDeleter {
   void operator()(archive* a) const { archive_read_free(a); }
 };
@@ -72,13 +79,13 @@ Result<CvdContents> ReadCvd(std::string_view file, std::string_view bytes) {
   archive_read_support_filter_none(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_memory(a.get(), body.data(), body.size()) != ARCHIVE_OK)
-    return Fail(std::string("cannot open container archive: ") + archive_error_string(a.get()));
+    return Fail(std::string("cannot open container archive: ") + ArchiveError(a.get()));
   uint64_t total = 0;
   archive_entry* entry = nullptr;
   while (true) {
     int r = archive_read_next_header(a.get(), &entry);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return Fail(std::string("corrupt container archive: ") + archive_error_string(a.get()));
+    if (r < ARCHIVE_WARN) return Fail(std::string("corrupt container archive: ") + ArchiveError(a.get()));
     if (archive_entry_filetype(entry) != AE_IFREG) continue;
     CvdContents::File f;
     const char* name = archive_entry_pathname(entry);
@@ -90,7 +97,7 @@ Result<CvdContents> ReadCvd(std::string_view file, std::string_view bytes) {
       if (total > kMaxUnpacked) return Fail("container unpacks to more than 512 MiB");
       f.content.append(buf, static_cast<size_t>(n));
     }
-    if (n < 0) return Fail(std::string("corrupt member '") + f.name + "': " + archive_error_string(a.get()));
+    if (n < 0) return Fail(std::string("corrupt member '") + f.name + "': " + ArchiveError(a.get()));
     out.files.push_back(std::move(f));
   }
   (void)file;
