@@ -1069,6 +1069,39 @@ def fam_reject_ign(seed):
     return f
 
 
+def fam_mdb(seed):
+    f = Family("mdb", seed, opts=["--scan-pe=yes"],  # section hashes are checked by clamscan's PE scanner
+               doc=".mdb/.msb PE section hashes (MD5, SHA1, SHA256; exact and '*' size) "
+               "on generated PE32 files; the same bytes outside a PE must not match")
+    import hashlib
+
+    def pe(secs, ep_sec=0):
+        named = [(".s%d" % i, d) for i, d in enumerate(secs)]
+        _, _, vas = make_pe32(named, 0)
+        data, offs, _ = make_pe32(named, vas[ep_sec] + 0x10)
+        return data
+
+    def sect(tag, n=0x200):
+        body = bytearray(f.fill(n))
+        body[0x20:0x20 + len(tag)] = tag
+        return bytes(body)
+
+    s_md5, s_sha1, s_sha256, s_any = sect(b"MDBMD5SECTION"), sect(b"MSBSHA1SECT", 0x400), sect(b"MSBSHA256"), sect(b"ANYSIZE")
+    other = sect(b"OTHER")
+    base = pe([other, s_md5, s_sha1])
+    f.case("sect.mdb", "Avk.Mdb.Md5", "%d:%s:Avk.Mdb.Md5" % (len(s_md5), hashlib.md5(s_md5).hexdigest()),
+           hits=[base, pe([s_md5, other])], misses=[f.blob(s_md5), pe([other, sect(b"MDBMD5SECTIOM")])])
+    f.case("sect.msb", "Avk.Msb.Sha1", "%d:%s:Avk.Msb.Sha1" % (len(s_sha1), hashlib.sha1(s_sha1).hexdigest()),
+           hits=[base], misses=[f.blob(s_sha1)])
+    f.case("sect.msb", "Avk.Msb.Sha256", "%d:%s:Avk.Msb.Sha256" % (len(s_sha256), hashlib.sha256(s_sha256).hexdigest()),
+           hits=[pe([other, s_sha256])], misses=[pe([other, other])])
+    f.case("sect.mdb", "Avk.Mdb.WrongSize", "%d:%s:Avk.Mdb.WrongSize" % (len(other) + 1, hashlib.md5(other).hexdigest()),
+           misses=[pe([other, s_any])])
+    f.case("sect.mdb", "Avk.Mdb.AnySize", "*:%s:Avk.Mdb.AnySize:73" % hashlib.md5(s_any).hexdigest(),
+           hits=[pe([other, s_any])], misses=[f.blob(s_any)])
+    return f
+
+
 def fam_combined(families):
     """Every signature of the plain scan families loaded together over every input: catches
     interactions (shared prefixes, one automaton) that per-family runs cannot."""
@@ -1101,6 +1134,7 @@ FAMILIES = {
     "allow": fam_allow,
     "ignore": fam_ignore,
     "text": fam_text,
+    "mdb": fam_mdb,
 }
 ALL = list(FAMILIES) + ["combined"]
 
