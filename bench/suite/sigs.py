@@ -4,10 +4,13 @@ gets the same sets).
   hash100k/bench.hdb   100,000 MD5:SIZE:NAME lines, sizes log-normal around 200 KB (malware-like),
                        plus the MD5 of each planted file
   body5k/bench.ndb     5,000 body signatures cut from real binaries, with 1-2 bytes altered so they
-                       rarely match; ??, nibbles, (a|b), {n-m}, *; offsets *, n, n,m, EOF-n[,m];
-                       targets 0 (any), 1 (PE), 6 (ELF); plus a few that match the planted files
+                       rarely match; ??, nibbles, (a|b), {n-m}, *; offsets * (70%), n, n,m,
+                       EOF-n[,m]; targets 0 any (35%), 1 PE (40%), 6 ELF (25%): like ClamAV's own
+                       databases, most signatures are for PE files; plus a few that match the
+                       planted files
   logical/bench.ldb    3,000 logical signatures, 2-5 subsignatures joined by & and |, hex
-                       fragments and strings with ::i, ::w and ::wa
+                       fragments (60%) and strings with ::i (20%), ::w (12%) and ::wa (8%);
+                       targets 0 (30%), 1 (50%), 6 (20%)
   mixed/               the three files above together
   yara/bench.yar       one YARA rule per body5k line, same bytes, same offsets and file types
                        (hex strings with ?? and [n-m] / [-] jumps; `at`/`in` offsets;
@@ -204,7 +207,7 @@ def gen_body(rng, pool, planted):
     sigs = []
     for i in range(N_BODY):
         tr = rng.random()
-        target = 0 if tr < 0.45 else (1 if tr < 0.65 else 6)
+        target = 0 if tr < 0.35 else (1 if tr < 0.75 else 6)
         orr = rng.random()
         n = rng.randrange(16, 49)
         if orr < 0.70:
@@ -279,7 +282,7 @@ def gen_ldb(rng, pool, planted):
     lines = []
     for i in range(N_LDB):
         tr = rng.random()
-        target = 0 if tr < 0.6 else (1 if tr < 0.75 else 6)
+        target = 0 if tr < 0.3 else (1 if tr < 0.8 else 6)
         k = rng.randrange(2, 6)
         subs = []
         for _ in range(k):

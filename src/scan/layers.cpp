@@ -21,7 +21,9 @@
 #include "scan/mime.h"
 #include "scan/ole2.h"
 #include "scan/pdf.h"
+#include "scan/rtf.h"
 #include "scan/szdd.h"
+#include "scan/tnef.h"
 
 namespace avkey::scan {
 namespace {
@@ -318,6 +320,8 @@ struct OwnFormat {
 constexpr OwnFormat kOwnFormats[] = {
     {LooksLikeOle2, ExtractOle2},
     {LooksLikeSzdd, ExtractSzdd},
+    {LooksLikeTnef, ExtractTnef},
+    {LooksLikeRtf, ExtractRtf},
     {LooksLikeBinHex, ExtractBinHex},
     {LooksLikePdf, ExtractPdf},
     {LooksLikeMail, ExtractMail},

@@ -353,6 +353,12 @@ bool LooksLikeText(Bytes data) {
 }
 
 bool LooksLikeMail(Bytes data) {
+  // Cheap test first (this runs on every layer): the first line is "From " or "Name:".
+  std::string_view first = View(data.first(std::min<size_t>(data.size(), 80)));
+  size_t colon = first.find(':');
+  if (!first.starts_with("From ") && (colon == std::string_view::npos || !IsHeaderName(first.substr(0, colon)))) {
+    return false;
+  }
   if (!LooksLikeText(data)) return false;
   std::string_view text = View(data.first(std::min<size_t>(data.size(), 64 * 1024)));
   size_t start = 0;
