@@ -109,21 +109,22 @@ struct Scanner::Impl {
 
   // ClamAV's generic text normaliser: upper case to lower case, runs of whitespace
   // (\t \n \v \f \r space) to one space, other control bytes and bytes >= 0x80 dropped.
-  static void NormalizeText(std::span<const uint8_t> in, std::vector<uint8_t>* out) {
-    out->clear();
-    out->reserve(in.size());
+  // Returns the normalised length; *out only grows (to the largest layer) and is reused.
+  static size_t NormalizeText(std::span<const uint8_t> in, std::vector<uint8_t>* out) {
+    if (out->size() < in.size()) out->resize(in.size());
+    uint8_t* o = out->data();
+    size_t n = 0;
     bool space_written = false;
     for (uint8_t c : in) {
       if (c == ' ' || (c >= '\t' && c <= '\r')) {
-        if (!space_written) out->push_back(' ');
+        if (!space_written) o[n++] = ' ';
         space_written = true;
-      } else if (c < 0x20 || c >= 0x80) {
-        continue;
-      } else {
-        out->push_back(c >= 'A' && c <= 'Z' ? static_cast<uint8_t>(c + 32) : c);
+      } else if (c >= 0x20 && c < 0x80) {
+        o[n++] = (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c;
         space_written = false;
       }
     }
+    return n;
   }
 
   void Record(const Body& b, uint64_t start, uint32_t hits) {
@@ -241,8 +242,8 @@ struct Scanner::Impl {
     // Body patterns over the raw bytes and, for text, over ClamAV's normalised form.
     ScanBodies(bytes, /*normalized=*/false, &status);
     if (type == TargetType::kText && d.normalize_text) {
-      NormalizeText(bytes, &normalized);
-      ScanBodies(normalized, /*normalized=*/true, &status);
+      const size_t n = NormalizeText(bytes, &normalized);
+      ScanBodies(std::span<const uint8_t>(normalized.data(), n), /*normalized=*/true, &status);
     }
     data = bytes;
     for (uint32_t sig : touched_sigs) out->push_back({d.sigs[sig].name, EngineKind::kBody});
