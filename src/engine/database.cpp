@@ -113,6 +113,7 @@ struct DatabaseBuilder::Impl {
 
   // True when `name` (as written in the DB) is on the ignore list for this line.
   bool Ignored(std::string_view name, std::string_view line) {
+    if (ignores.empty()) return false;
     auto [lo, hi] = ignores.equal_range(std::string(name));
     for (auto it = lo; it != hi; ++it)
       if (it->second.empty() || it->second == Md5Hex(line)) return true;
@@ -444,6 +445,9 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   impl_->built = true;
   Database::Impl& db = *impl_->db;
 
+  db.hashes.Finalize();
+  db.section_hashes.Finalize();
+  db.allow.Finalize();
   unsigned char md[32];
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->identity.get(), md, &len);

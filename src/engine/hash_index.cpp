@@ -43,12 +43,15 @@ const Digest& LazyDigests::Get(HashType type) {
 }
 
 void HashIndex::Add(HashType type, const Digest& digest, uint64_t size, uint32_t sig) {
-  Entry e{digest, type, sig};
-  if (size == kAnySize)
-    any_size_.push_back(e);
-  else
-    by_size_[size].push_back(e);
+  Entry e{size, digest, type, sig};
+  (size == kAnySize ? any_size_ : by_size_).push_back(e);
   ++count_;
+}
+
+void HashIndex::Finalize() {
+  // Stable: entries of one size keep their load order (deterministic reporting).
+  std::stable_sort(by_size_.begin(), by_size_.end(), [](const Entry& a, const Entry& b) { return a.size < b.size; });
+  by_size_.shrink_to_fit();
 }
 
 }  // namespace avkey::engine
