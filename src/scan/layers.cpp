@@ -439,18 +439,24 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
     if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
       uint64_t hint = static_cast<uint64_t>(archive_entry_size(entry));
       uint64_t room = max_unpacked - std::min(max_unpacked, st.unpacked);
-      buf.reserve(static_cast<size_t>(std::min({hint, room, uint64_t{256} << 20})) + 1);
+      // The declared size is untrusted: reserve at most 8 MiB up front and grow with
+      // the data actually produced (a tiny nested archive must not reserve gigabytes).
+      buf.reserve(static_cast<size_t>(std::min({hint, room, uint64_t{8} << 20})) + 1);
     }
     constexpr size_t kChunk = 256 * 1024;
     bool failed = false;
     uint64_t produced = 0;
+    constexpr int kMaxWarningsInARow = 64;
+    int warnings_in_a_row = 0;
     for (;;) {
       size_t old = buf.size();
       buf.resize(old + kChunk);
       la_ssize_t n = archive_read_data(a.get(), buf.data() + old, kChunk);
       if (n < 0) {
         buf.resize(old);
-        if (n == ARCHIVE_WARN) continue;
+        // A warning is not fatal, but a reader that only ever warns must not spin
+        // past the time and stop checks: give up after a bounded number in a row.
+        if (n == ARCHIVE_WARN && ++warnings_in_a_row < kMaxWarningsInARow) continue;
         // lzma-alone, uuencode and compress(1) have weak or no magic: their bidders accept
         // some ordinary files. A stream of theirs that yields nothing was not one.
         if (raw && produced == 0 && WeakMagicFilter(archive_filter_code(a.get(), 0))) {
@@ -462,6 +468,7 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
         break;
       }
       buf.resize(old + static_cast<size_t>(n));
+      warnings_in_a_row = 0;
       if (n == 0) break;
       produced += static_cast<uint64_t>(n);
       st.unpacked += static_cast<uint64_t>(n);
