@@ -12,7 +12,7 @@ namespace avkey::engine {
 namespace {
 
 // Bounded work per verification: a pathological pattern (many variable gaps) over
-// hostile data cannot stall the scan. 1M token steps is ~1 ms.
+// hostile data cannot stall the scan.
 constexpr uint64_t kMaxSteps = 1u << 20;
 constexpr uint64_t kNoFail = UINT64_MAX;
 

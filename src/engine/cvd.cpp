@@ -1,5 +1,7 @@
 #include "engine/cvd.h"
 
+#include "engine/hash_index.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <fmt/format.h>
@@ -61,7 +63,7 @@ Result<CvdHeader> ParseCvdHeader(std::string_view bytes) {
   return out;
 }
 
-Result<CvdContents> ReadCvd(std::string_view file, std::string_view bytes) {
+Result<CvdContents> ReadCvd(std::string_view bytes) {
   auto header = ParseCvdHeader(bytes);
   if (!header) return Fail(header.error());
   CvdContents out;
@@ -70,7 +72,7 @@ Result<CvdContents> ReadCvd(std::string_view file, std::string_view bytes) {
   unsigned char md[16];
   unsigned int len = 0;
   EVP_Digest(body.data(), body.size(), md, &len, EVP_md5(), nullptr);
-  std::string md5 = fmt::format("{:02x}", fmt::join(md, md + 16, ""));
+  std::string md5 = HexString(md);
   if (md5 != out.header.md5) return Fail("MD5 of the container does not match its header (corrupt or tampered)");
   out.verified = true;
 
@@ -100,7 +102,6 @@ Result<CvdContents> ReadCvd(std::string_view file, std::string_view bytes) {
     if (n < 0) return Fail(std::string("corrupt member '") + f.name + "': " + ArchiveError(a.get()));
     out.files.push_back(std::move(f));
   }
-  (void)file;
   return out;
 }
 

@@ -37,6 +37,6 @@ struct CvdContents {
 
 Result<CvdHeader> ParseCvdHeader(std::string_view bytes);
 // Reads and checks the container; members larger than 512 MiB in total are refused.
-Result<CvdContents> ReadCvd(std::string_view file, std::string_view bytes);
+Result<CvdContents> ReadCvd(std::string_view bytes);
 
 }  // namespace avkey::engine

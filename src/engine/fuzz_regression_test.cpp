@@ -28,7 +28,7 @@ std::vector<std::string> Inputs(const char* target) {
 }
 
 TEST(FuzzRegression, Cvd) {
-  for (const auto& in : Inputs("cvd_fuzz")) (void)ReadCvd("regression.cvd", in);
+  for (const auto& in : Inputs("cvd_fuzz")) (void)ReadCvd(in);
 }
 
 TEST(FuzzRegression, SignatureLoad) {

@@ -7,6 +7,16 @@
 
 namespace avkey::engine {
 
+std::string HexString(std::span<const uint8_t> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(bytes.size() * 2, '0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 15];
+  }
+  return out;
+}
+
 Result<std::pair<HashType, Digest>> ParseHexDigest(std::string_view hex) {
   HashType type;
   switch (hex.size()) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <algorithm>
 #include <vector>
@@ -21,6 +22,9 @@ inline constexpr size_t DigestLength(HashType t) {
 }
 
 using Digest = std::array<uint8_t, 32>;
+
+// Lower-case hex of `bytes` (digests in names, headers and identities).
+std::string HexString(std::span<const uint8_t> bytes);
 
 // Parses a hex digest; the type is chosen by length (32 MD5, 40 SHA1, 64 SHA256).
 Result<std::pair<HashType, Digest>> ParseHexDigest(std::string_view hex);
