@@ -17,9 +17,11 @@
 
 #include "CLI/CLI.hpp"
 #include "avkey/engine/engine.h"
+#include "avkey/key/session.h"
 #include "avkey/scan/report.h"
 #include "avkey/scan/scan.h"
 #include "fmt/format.h"
+#include "key_commands.h"
 #include "output.h"
 
 namespace avkey::app {
@@ -38,11 +40,12 @@ struct LoadedDb {
 // writes nothing on the device it scans unless told where.
 std::string g_cache_dir;
 
-Result<LoadedDb> LoadDatabase(const std::vector<std::string>& paths, engine::LoadReport* failed_report) {
+Result<LoadedDb> LoadDatabase(const std::vector<std::string>& paths, engine::LoadReport* failed_report,
+                              bool with_builtin = false) {
   auto t0 = std::chrono::steady_clock::now();
   engine::DatabaseBuilder builder;
   if (!g_cache_dir.empty()) builder.SetCacheDirectory(g_cache_dir);
-  if (paths.empty()) {
+  if (paths.empty() || with_builtin) {
     Status s = engine::AddBuiltinSignatures(&builder);
     if (!s.ok()) return Fail("built-in signatures: " + s.message());
   }
@@ -90,16 +93,162 @@ struct ScanArgs {
   scan::ArchiveLimits limits;
   std::string max_unpacked = "400M";
   uint64_t max_time_ms = 120000;
+  std::string key;        // --key DIR
+  bool no_key = false;    // --no-key: ignore the key this binary runs from
+  std::string asset_tag;  // --asset-tag
+  std::vector<std::string> policy_overrides;  // options given that a key's policy decides
 };
 
-int RunScanCommand(const ScanArgs& args) {
-  auto t0 = std::chrono::steady_clock::now();
+OutputOptions MakeOutputOptions(bool quiet) {
   OutputOptions out;
-  out.quiet = args.quiet;
+  out.quiet = quiet;
   out.stdout_tty = ::isatty(STDOUT_FILENO) == 1;
   out.stderr_tty = ::isatty(STDERR_FILENO) == 1;
   const char* no_color = std::getenv("NO_COLOR");
   out.color = out.stdout_tty && !(no_color && *no_color);
+  return out;
+}
+
+// Runs the scan with Ctrl-C / SIGTERM / SIGHUP ending it early (AMBER, "interrupted").
+// The signals are blocked in every thread and taken by sigtimedwait() here: no work in
+// a signal handler.
+scan::ScanReport ScanWithSignals(scan::ScanOptions opt, std::shared_ptr<const engine::Database> db,
+                                 scan::ProgressSink* sink) {
+  // g++ 12 warns that stop_source's constructor reads itself uninitialised (it passes
+  // *this to its state's constructor); it does not.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+  std::stop_source stop;
+#pragma GCC diagnostic pop
+  opt.stop = stop.get_token();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::jthread signals([&set, &stop](std::stop_token st) {
+    timespec tick{0, 200 * 1000 * 1000};
+    while (!st.stop_requested()) {
+      if (sigtimedwait(&set, nullptr, &tick) > 0) stop.request_stop();
+    }
+  });
+  scan::ScanReport report = scan::RunScan(opt, std::move(db), sink);
+  signals.request_stop();
+  signals.join();
+  return report;
+}
+
+// Writes the JSON report if asked, prints the verdict, returns the exit status.
+int Conclude(const scan::ScanReport& report, const scan::ReportMeta& meta, const std::string& json_path,
+             const OutputOptions& out, std::chrono::steady_clock::time_point t0) {
+  if (!json_path.empty()) {
+    Status s = WriteFileAtomically(json_path, scan::ReportToJson(report, meta));
+    if (!s.ok()) std::fprintf(stderr, "avkey: cannot write the JSON report: %s\n", s.message().c_str());
+  }
+  PrintSummary(report, out, std::chrono::steady_clock::now() - t0);
+  return static_cast<int>(report.verdict());
+}
+
+void PrintLoadProblems(const engine::LoadReport& r) {
+  for (const auto& p : r.problems) {
+    std::fprintf(stderr, "  %s:%llu: %s\n", p.file.c_str(), static_cast<unsigned long long>(p.line),
+                 p.reason.c_str());
+  }
+}
+
+// Asks the operator for the device's asset tag when the policy wants one.
+Result<std::string> AssetTag(const std::string& given, const std::string& mode) {
+  if (!given.empty() || mode == "never") return given;
+  if (::isatty(STDIN_FILENO) != 1) {
+    if (mode == "required") return Fail("the key's policy requires the device's asset tag: give --asset-tag TAG");
+    return given;
+  }
+  std::fprintf(stderr, "Asset tag of this device%s: ", mode == "required" ? "" : " (Enter to skip)");
+  std::fflush(stderr);
+  char line[256];
+  if (!std::fgets(line, sizeof line, stdin)) return Fail("no asset tag given");
+  std::string tag(line);
+  while (!tag.empty() && (tag.back() == '\n' || tag.back() == '\r' || tag.back() == ' ')) tag.pop_back();
+  if (tag.empty() && mode == "required") return Fail("the key's policy requires the device's asset tag");
+  return tag;
+}
+
+// `avkey scan` from a key: the key's policy, signatures, journal and quarantine.
+int RunKeyScan(const ScanArgs& args, const std::string& root) {
+  auto t0 = std::chrono::steady_clock::now();
+  OutputOptions out = MakeOutputOptions(args.quiet);
+  if (!args.dbs.empty() || !args.policy_overrides.empty()) {
+    std::string what = !args.dbs.empty() ? "--db" : args.policy_overrides.front();
+    std::fprintf(stderr, "avkey: %s: on a key, the key's signed policy and signatures decide (use --no-key to "
+                 "scan without the key)\n", what.c_str());
+    return kExitUsage;
+  }
+  key::SessionOptions so;
+  so.root = root;
+  so.paths = args.paths;
+  so.jobs = args.jobs;
+  auto session = key::KeySession::Open(platform::Env::Default(), so);
+  if (!session) {
+    std::fprintf(stderr, "avkey: %s\n", session.error().c_str());
+    scan::ScanReport report;
+    report.started = report.finished = std::chrono::system_clock::now();
+    report.incomplete.push_back({"", {}, "key-error", "key-error (" + session.error() + ")"});
+    return Conclude(report, {}, args.json, out, t0);
+  }
+  key::KeySession& ks = **session;
+  for (const auto& w : ks.warnings()) std::fprintf(stderr, "avkey: warning: %s\n", w.c_str());
+  scan::ReportMeta meta;
+  meta.program_version = AVKEY_VERSION;
+  scan::ScanReport report;
+  std::string refusal = ks.refusal();
+  std::shared_ptr<const engine::Database> db;
+  if (refusal.empty()) {
+    auto tag = AssetTag(args.asset_tag, ks.policy().asset_tag);
+    if (!tag) {
+      std::fprintf(stderr, "avkey: %s\n", tag.error().c_str());
+      return kExitUsage;
+    }
+    so.asset_tag = *tag;
+    engine::LoadReport failed_report;
+    // The built-in test signatures (EICAR...) too: an operator can check any key with the
+    // standard test file, whatever the generation holds.
+    auto loaded = LoadDatabase(ks.db_paths(), &failed_report, /*with_builtin=*/true);
+    if (loaded) {
+      db = loaded->db;
+      meta.database_identity = db->identity();
+      meta.database_signatures = db->report().total();
+    } else {
+      refusal = "cannot load signatures: " + loaded.error();
+      PrintLoadProblems(failed_report);
+    }
+  }
+  if (!refusal.empty()) std::fprintf(stderr, "avkey: scan refused: %s\n", refusal.c_str());
+  ks.SetAssetTag(so.asset_tag);
+  (void)ks.Start(meta.database_identity, meta.database_signatures);
+  ConsoleSink sink(out);
+  if (refusal.empty()) {
+    report = ScanWithSignals(ks.MakeScanOptions(), db, ks.Sink(&sink));
+    sink.ClearProgress();
+  } else {
+    report.started = report.finished = std::chrono::system_clock::now();
+    if (refusal != ks.refusal()) ks.Refuse(refusal);
+  }
+  ks.Finish(&report);
+  return Conclude(report, meta, args.json, out, t0);
+}
+
+int RunScanCommand(const ScanArgs& args) {
+  if (!args.no_key) {
+    std::string root = ResolveKeyRoot(args.key, /*quiet_if_none=*/true);
+    if (!root.empty()) return RunKeyScan(args, root);
+  }
+  if (args.paths.empty()) {
+    std::fprintf(stderr, "avkey: scan: give the PATHs to scan (avkey is not running from a key; --key DIR names one)\n");
+    return kExitUsage;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  OutputOptions out = MakeOutputOptions(args.quiet);
 
   scan::ScanOptions opt;
   opt.paths = args.paths;
@@ -129,53 +278,19 @@ int RunScanCommand(const ScanArgs& args) {
   if (!loaded) {
     // Nothing can be checked without signatures: the scan is incomplete (AMBER).
     std::fprintf(stderr, "avkey: cannot load signatures: %s\n", loaded.error().c_str());
-    for (const auto& p : failed_report.problems) {
-      std::fprintf(stderr, "  %s:%llu: %s\n", p.file.c_str(), static_cast<unsigned long long>(p.line),
-                   p.reason.c_str());
-    }
+    PrintLoadProblems(failed_report);
     scan::ScanReport report;
     report.started = report.finished = std::chrono::system_clock::now();
     report.incomplete.push_back({"", {}, "database-error", "database-error (" + loaded.error() + ")"});
-    if (!args.json.empty()) {
-      Status s = WriteFileAtomically(args.json, scan::ReportToJson(report, meta));
-      if (!s.ok()) std::fprintf(stderr, "avkey: cannot write the JSON report: %s\n", s.message().c_str());
-    }
-    PrintSummary(report, out, std::chrono::steady_clock::now() - t0);
-    return static_cast<int>(report.verdict());
+    return Conclude(report, meta, args.json, out, t0);
   }
   meta.database_identity = loaded->db->identity();
   meta.database_signatures = loaded->db->report().total();
 
-  // Ctrl-C / SIGTERM end the scan early (AMBER, "interrupted"). The signals are blocked
-  // in every thread and taken by sigtimedwait() here: no work in a signal handler.
-  std::stop_source stop;
-  opt.stop = stop.get_token();
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::jthread signals([&set, &stop](std::stop_token st) {
-    timespec tick{0, 200 * 1000 * 1000};
-    while (!st.stop_requested()) {
-      if (sigtimedwait(&set, nullptr, &tick) > 0) stop.request_stop();
-    }
-  });
-
   ConsoleSink sink(out);
-  scan::ScanReport report = scan::RunScan(opt, loaded->db, &sink);
+  scan::ScanReport report = ScanWithSignals(opt, loaded->db, &sink);
   sink.ClearProgress();
-  signals.request_stop();
-  signals.join();
-
-  int rc = static_cast<int>(report.verdict());
-  if (!args.json.empty()) {
-    Status s = WriteFileAtomically(args.json, scan::ReportToJson(report, meta));
-    if (!s.ok()) std::fprintf(stderr, "avkey: cannot write the JSON report: %s\n", s.message().c_str());
-  }
-  PrintSummary(report, out, std::chrono::steady_clock::now() - t0);
-  return rc;
+  return Conclude(report, meta, args.json, out, t0);
 }
 
 int RunDbInfo(const std::vector<std::string>& dbs) {
@@ -267,11 +382,76 @@ int main(int argc, char** argv) {
       ->capture_default_str()->group(kLimits)->type_name("N");
   scan->add_option("--max-scantime", sa.max_time_ms, "Milliseconds spent on one file and its members")
       ->capture_default_str()->group(kLimits)->type_name("MS");
-  scan->add_option("PATH", sa.paths, "Files and directories to scan")->required()->type_name("");
+  scan->add_option("PATH", sa.paths,
+                   "Files and directories to scan. Default when running from a key: what its policy names")
+      ->type_name("");
+  const char* kKey = "Running from a key (docs/key-format.md)";
+  scan->add_option("--key", sa.key, "Use the key in DIR (default: the key this avkey runs from, if any)")
+      ->group(kKey)->type_name("DIR");
+  scan->add_flag("--no-key", sa.no_key, "Scan without the key: no policy, journal or quarantine")->group(kKey);
+  scan->add_option("--asset-tag", sa.asset_tag, "The device's asset tag, recorded in the journal")
+      ->group(kKey)->type_name("TAG");
   const char* kCacheHelp =
       "Keep compiled signatures in DIR so the next start with the same signatures skips compilation "
       "(checked on load: a corrupt, stale or other-CPU cache is rebuilt). Default: no cache, nothing written";
   scan->add_option("--cache", g_cache_dir, kCacheHelp)->type_name("DIR");
+
+  // ---- commands on a key ----
+  std::string key_dir;
+  auto add_key_opt = [&key_dir](CLI::App* c) {
+    c->add_option("--key", key_dir, "The key's directory (default: the key this avkey runs from)")->type_name("DIR");
+  };
+  CLI::App* keycmd = app.add_subcommand("key", "Prepare and inspect keys (the console's job, until it exists)");
+  keycmd->require_subcommand(1);
+  KeyInitArgs init_args;
+  CLI::App* kinit = keycmd->add_subcommand(
+      "init", "Make DIR a new key trusting the signer in --signer (created if absent), install this avkey on it");
+  kinit->add_option("DIR", init_args.root, "The key's directory (e.g. the USB key's mount point)")->required();
+  kinit->add_option("--signer", init_args.signer, "The console's signing directory (keep it off the key)")
+      ->required()->type_name("DIR");
+  kinit->add_option("--console-name", init_args.console_name, "Name of the console, recorded in key.json")
+      ->capture_default_str();
+  kinit->add_option("--policy", init_args.policy_file, "Sign and install this policy (avkey.toml)")->type_name("FILE");
+  kinit->add_option("--signatures", init_args.signatures, "Publish these signature files as generation 1")
+      ->allow_extra_args(false)->type_name("FILE");
+  kinit->add_option("--created", init_args.created, "Date of the signatures (RFC 3339 UTC); default now")
+      ->type_name("TIME");
+  std::string signer_dir, policy_file, created;
+  std::vector<std::string> publish_files;
+  CLI::App* ksign = keycmd->add_subcommand("sign-policy", "Check, sign and install a policy on the key");
+  ksign->add_option("POLICY", policy_file, "The policy file (TOML, docs/key-format.md)")->required();
+  ksign->add_option("--signer", signer_dir, "The console's signing directory")->required()->type_name("DIR");
+  add_key_opt(ksign);
+  CLI::App* kpub = keycmd->add_subcommand("publish", "Publish signature files as the key's next signed generation");
+  kpub->add_option("FILE", publish_files, "ClamAV databases, YARA rules")->required();
+  kpub->add_option("--signer", signer_dir, "The console's signing directory")->required()->type_name("DIR");
+  kpub->add_option("--created", created, "Date of the signatures (RFC 3339 UTC); default now")->type_name("TIME");
+  add_key_opt(kpub);
+  CLI::App* kstatus = keycmd->add_subcommand("status", "Key id, policy and signatures (verified), journal, quarantine");
+  add_key_opt(kstatus);
+
+  CLI::App* journal = app.add_subcommand("journal", "The key's journal of scans");
+  journal->require_subcommand(1);
+  CLI::App* jshow = journal->add_subcommand("show", "Every scan, per device, as a readable table");
+  CLI::App* jverify = journal->add_subcommand(
+      "verify", "Check the chain, MACs, sequence and torn records. Exit 0 intact, 1 damaged or tampered, 2 torn tail");
+  std::string export_format = "jsonl";
+  CLI::App* jexport = journal->add_subcommand("export", "Write the records to stdout");
+  jexport->add_option("--format", export_format, "jsonl or csv")->check(CLI::IsMember({"jsonl", "csv"}))
+      ->capture_default_str();
+  for (CLI::App* c : {jshow, jverify, jexport}) add_key_opt(c);
+
+  CLI::App* quarantine = app.add_subcommand("quarantine", "Files the scanner removed, kept inert on the key");
+  quarantine->require_subcommand(1);
+  std::string qid, restore_to;
+  CLI::App* qlist = quarantine->add_subcommand("list", "Every quarantined file");
+  CLI::App* qrestore = quarantine->add_subcommand(
+      "restore", "Put a file back, byte-identical with its mode and times; never overwrites");
+  qrestore->add_option("ID", qid, "Quarantine id (Q-…)")->required();
+  qrestore->add_option("--to", restore_to, "Restore to PATH instead of the original path")->type_name("PATH");
+  CLI::App* qpurge = quarantine->add_subcommand("purge", "Delete a quarantined file for good");
+  qpurge->add_option("ID", qid, "Quarantine id (Q-…)")->required();
+  for (CLI::App* c : {qlist, qrestore, qpurge}) add_key_opt(c);
 
   std::vector<std::string> info_dbs;
   CLI::App* db = app.add_subcommand("db", "Signature database commands");
@@ -293,8 +473,29 @@ int main(int argc, char** argv) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
   }
+  for (const char* name : {"--action", "--exclude", "--max-filesize", "--one-file-system", "--max-depth",
+                           "--max-unpacked", "--max-entries", "--max-ratio", "--max-scantime"}) {
+    if (scan->count(name) > 0) sa.policy_overrides.push_back(name);
+  }
   try {
     if (scan->parsed()) return RunScanCommand(sa);
+    if (kinit->parsed()) return RunKeyInit(init_args);
+    auto root = [&key_dir] { return ResolveKeyRoot(key_dir, false); };
+    auto on_key = [&root](auto fn) {
+      std::string r = root();
+      return r.empty() ? kExitUsage : fn(r);
+    };
+    if (ksign->parsed()) return on_key([&](const std::string& r) { return RunKeySignPolicy(r, signer_dir, policy_file); });
+    if (kpub->parsed()) {
+      return on_key([&](const std::string& r) { return RunKeyPublish(r, signer_dir, publish_files, created); });
+    }
+    if (kstatus->parsed()) return on_key(RunKeyStatus);
+    if (jshow->parsed()) return on_key(RunJournalShow);
+    if (jverify->parsed()) return on_key(RunJournalVerify);
+    if (jexport->parsed()) return on_key([&](const std::string& r) { return RunJournalExport(r, export_format); });
+    if (qlist->parsed()) return on_key(RunQuarantineList);
+    if (qrestore->parsed()) return on_key([&](const std::string& r) { return RunQuarantineRestore(r, qid, restore_to); });
+    if (qpurge->parsed()) return on_key([&](const std::string& r) { return RunQuarantinePurge(r, qid); });
     if (info->parsed()) return RunDbInfo(info_dbs);
     if (version->parsed()) return RunVersion(version_dbs);
   } catch (const std::exception& e) {

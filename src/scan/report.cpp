@@ -30,6 +30,7 @@ std::string ReportToJson(const ScanReport& report, const ReportMeta& meta) {
   json j;
   j["verdict"] = VerdictName(v);
   j["exit_status"] = static_cast<int>(v);
+  j["reason"] = VerdictReason(report);
   j["counts"] = {{"files", report.counts.files},
                  {"bytes", report.counts.bytes},
                  {"members", report.counts.members},

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <string>
 
 #include "avkey/scan/scan.h"
@@ -31,6 +32,37 @@ Verdict ScanReport::verdict() const {
   }
   if (!incomplete.empty() || interrupted) return Verdict::kAmber;
   return Verdict::kBlue;
+}
+
+std::string VerdictReason(const ScanReport& report) {
+  auto plural = [](uint64_t n, const char* one, const char* many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+  };
+  const uint64_t found = report.detections.size();
+  const uint64_t removed = static_cast<uint64_t>(
+      std::count_if(report.detections.begin(), report.detections.end(),
+                    [](const DetectionRecord& d) { return d.resolved(); }));
+  switch (report.verdict()) {
+    case Verdict::kBlue: return "scan complete, nothing found";
+    case Verdict::kGreen: return fmt::format("{} found, all quarantined or removed", plural(found, "threat", "threats"));
+    case Verdict::kRed:
+      return fmt::format("{} {} on this device: call IT security", plural(found - removed, "threat", "threats"),
+                         found - removed == 1 ? "remains" : "remain");
+    case Verdict::kAmber: break;
+  }
+  // Incomplete: name each cause once, with its count, in a stable order.
+  std::map<std::string, uint64_t> codes;
+  for (const auto& i : report.incomplete) codes[i.code]++;
+  std::string out = "scan incomplete:";
+  bool first = true;
+  for (const auto& [code, n] : codes) {
+    std::string words = code;
+    std::replace(words.begin(), words.end(), '-', ' ');
+    out += fmt::format("{} {}", first ? "" : ";", n == 1 ? words : fmt::format("{} {}", n, words));
+    first = false;
+  }
+  if (first) out += " interrupted";
+  return out;
 }
 
 bool MatchesExclude(std::string_view path, const std::string& glob) {

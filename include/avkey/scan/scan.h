@@ -84,6 +84,11 @@ struct ScanCounts {
 
 enum class Verdict : int { kBlue = 0, kRed = 1, kAmber = 2, kGreen = 3 };
 const char* VerdictName(Verdict v);  // "BLUE", "RED", "AMBER", "GREEN"
+struct ScanReport;
+// The verdict's reason in plain words for the operator, the journal and the report:
+// "1 threat remains on this device: call IT security", "scan incomplete: signatures too
+// old; 3 permission-denied".
+std::string VerdictReason(const ScanReport& report);
 
 struct ScanReport {
   ScanCounts counts;

@@ -1,0 +1,38 @@
+// The key's signature store: signed generations KEY/signatures/gen-N/ and the `current`
+// pointer (docs/key-format.md, "Signature store").
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "avkey/engine/status.h"
+#include "avkey/key/key.h"
+
+namespace avkey::key {
+
+struct Generation {
+  int number = 0;
+  std::string dir;                                // KEY/signatures/gen-N
+  std::chrono::system_clock::time_point created;
+  std::string created_text;                       // as in the manifest
+  std::vector<std::string> files;                 // absolute paths of the listed files
+};
+
+// Checks one generation: manifest signature, generation number, every file's size and
+// SHA-256, no path tricks. The error says what failed.
+Result<Generation> VerifyGeneration(const KeyInfo& key, int number);
+
+struct ActiveGeneration {
+  Generation generation;
+  std::vector<std::string> warnings;  // generations refused before this one, and why
+};
+
+// The generation to scan with: the one `current` names if it verifies, else the newest
+// that does. Error (with every refusal) when none does.
+Result<ActiveGeneration> SelectGeneration(const KeyInfo& key);
+
+// Generation numbers present under KEY/signatures, ascending.
+std::vector<int> ListGenerations(const std::string& root);
+
+}  // namespace avkey::key

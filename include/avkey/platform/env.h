@@ -1,0 +1,50 @@
+// The file-system seam (leveldb's Env): every write that must survive a pulled key goes
+// through an Env, so tests can inject a full disk, an I/O error or a crash point.
+//
+// Env::Default() is the real POSIX file system and is thread-safe. Methods never throw;
+// errors carry the path and strerror().
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "avkey/engine/status.h"
+
+namespace avkey::platform {
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  static Env* Default();  // never null, never deleted
+
+  // open(2) with O_CLOEXEC added; returns the descriptor.
+  virtual Result<int> Open(const std::string& path, int flags, mode_t mode);
+  // Writes all of `data` (retrying short writes and EINTR) or fails.
+  virtual Status Write(int fd, std::string_view data, const std::string& path_for_errors);
+  virtual Status Fsync(int fd, const std::string& path_for_errors);
+  virtual Status Rename(const std::string& from, const std::string& to);
+  virtual Status Unlink(const std::string& path);
+  // Makes a rename or unlink in `dir` durable.
+  virtual Status FsyncDir(const std::string& dir);
+  virtual void Close(int fd);
+};
+
+// Replaces `path` with `data`: write `path.tmp-<pid>`, fsync, rename, fsync the directory.
+// On failure the old file (if any) is untouched and the temporary file is removed.
+Status WriteFileDurably(Env* env, const std::string& path, std::string_view data, mode_t mode = 0644);
+
+// Reads a whole regular file of at most `max_size` bytes (larger: an error naming the limit).
+Result<std::string> ReadFile(const std::string& path, uint64_t max_size);
+
+// "dir/name" without doubling a trailing '/'.
+std::string JoinPath(std::string_view dir, std::string_view name);
+// The directory part of `path` ("." when there is none).
+std::string DirName(const std::string& path);
+
+// mkdir -p with `mode`; existing directories are fine.
+Status MakeDirs(const std::string& path, mode_t mode = 0755);
+
+}  // namespace avkey::platform

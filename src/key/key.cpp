@@ -1,0 +1,289 @@
+#include "avkey/key/key.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "avkey/key/crypto.h"
+#include "avkey/key/policy.h"
+#include "avkey/key/store.h"
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+
+namespace avkey::key {
+namespace {
+
+constexpr uint64_t kSmallFile = 1 << 20;  // key.json, manifests, policies, signatures
+using platform::JoinPath;
+
+Result<std::string> ReadSecret(const std::string& path) {
+  auto text = platform::ReadFile(path, kSmallFile);
+  if (!text) return Fail(text.error());
+  std::string_view t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.remove_suffix(1);
+  auto raw = FromHex(t);
+  if (!raw || raw->size() != 32) return Fail(path + ": not 64 hex digits");
+  return *raw;
+}
+
+bool ValidKeyId(std::string_view id) {
+  if (id.size() != 18 || id.substr(0, 2) != "K-") return false;
+  return std::all_of(id.begin() + 2, id.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+struct SignerFiles {
+  SigningKey key;
+  std::string name;
+};
+
+// Loads the signer in `dir`, generating it (mode 0600) when absent.
+Result<SignerFiles> LoadOrCreateSigner(platform::Env* env, const std::string& dir, const std::string& name,
+                                       bool create) {
+  std::string pem_path = JoinPath(dir, "signer.pem");
+  auto pem = platform::ReadFile(pem_path, kSmallFile);
+  if (pem) {
+    auto k = SigningKey::FromPem(*pem);
+    if (!k) return Fail(pem_path + ": " + k.error());
+    auto stored_name = platform::ReadFile(JoinPath(dir, "name"), kSmallFile);
+    std::string n = stored_name ? *stored_name : name;
+    while (!n.empty() && n.back() == '\n') n.pop_back();
+    return SignerFiles{std::move(*k), n};
+  }
+  if (!create) return Fail(fmt::format("{}: no signer here ({})", dir, pem.error()));
+  Status s = platform::MakeDirs(JoinPath(dir, "keys"), 0700);
+  if (!s.ok()) return Fail(s.message());
+  auto k = SigningKey::Generate();
+  if (!k) return Fail(k.error());
+  s = platform::WriteFileDurably(env, pem_path, k->ToPem(), 0600);
+  if (s.ok()) s = platform::WriteFileDurably(env, JoinPath(dir, "name"), name + "\n", 0644);
+  if (!s.ok()) return Fail(s.message());
+  return SignerFiles{std::move(*k), name};
+}
+
+// Checks that the signer's public key is the one the key trusts.
+Result<SignerFiles> SignerForKey(platform::Env* env, const KeyInfo& key, const std::string& signer_dir) {
+  auto signer = LoadOrCreateSigner(env, signer_dir, "", false);
+  if (!signer) return signer;
+  if (signer->key.PublicKey() != key.console_public_key) {
+    return Fail(fmt::format("{}: this signer is not the console {} trusts ({})", signer_dir, key.key_id,
+                            key.console));
+  }
+  return signer;
+}
+
+Status WriteSignature(platform::Env* env, const std::string& path, const SigningKey& k, std::string_view domain,
+                      std::string_view content) {
+  auto sig = k.Sign(domain, content);
+  if (!sig) return Status::Error(sig.error());
+  return platform::WriteFileDurably(env, path, Base64Encode(*sig) + "\n");
+}
+
+Status RemoveTree(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Status::Error(dir + ": cannot open");
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  for (const auto& n : names) ::unlink(JoinPath(dir, n).c_str());
+  if (::rmdir(dir.c_str()) != 0) return Status::Error(dir + ": cannot remove");
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string TimeMs(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+Result<std::chrono::system_clock::time_point> ParseTime(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS[.fff]Z
+  std::tm tm{};
+  int ms = 0;
+  std::string t(text);
+  int used = 0;
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &used) != 6 || used != 19) {
+    return Fail("not an RFC 3339 UTC time: '" + t + "'");
+  }
+  std::string_view rest = text.substr(19);
+  if (!rest.empty() && rest[0] == '.') {
+    size_t i = 1;
+    int digits = 0;
+    while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) {
+      if (digits < 3) ms = ms * 10 + (rest[i] - '0'), ++digits;
+      ++i;
+    }
+    if (i == 1) return Fail("not an RFC 3339 UTC time: '" + t + "'");
+    while (digits++ < 3) ms *= 10;
+    rest.remove_prefix(i);
+  }
+  if (rest != "Z") return Fail("not an RFC 3339 UTC time (must end in Z): '" + t + "'");
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60) {
+    return Fail("not a valid time: '" + t + "'");
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  std::time_t secs = timegm(&tm);
+  return std::chrono::system_clock::from_time_t(secs) + std::chrono::milliseconds(ms);
+}
+
+Result<KeyInfo> OpenKey(const std::string& root) {
+  std::string path = JoinPath(root, "key.json");
+  auto text = platform::ReadFile(path, kSmallFile);
+  if (!text) return Fail(text.error());
+  KeyInfo k;
+  k.root = root;
+  try {
+    auto j = nlohmann::json::parse(*text);
+    if (j.value("format", "") != "avkey-key/1") return Fail(path + ": format is not avkey-key/1");
+    k.key_id = j.at("key_id").get<std::string>();
+    if (!ValidKeyId(k.key_id)) return Fail(path + ": key_id is not K- and 16 hex digits");
+    k.enrolled = j.at("enrolled").get<std::string>();
+    k.console = j.value("console", "");
+    auto pub = Base64Decode(j.at("console_public_key").get<std::string>());
+    if (!pub || pub->size() != 32) return Fail(path + ": console_public_key is not a base64 Ed25519 key");
+    k.console_public_key = *pub;
+  } catch (const nlohmann::json::exception& e) {
+    return Fail(fmt::format("{}: {}", path, e.what()));
+  }
+  auto secret = ReadSecret(JoinPath(root, "key.secret"));
+  if (!secret) return Fail(secret.error());
+  k.secret = *secret;
+  return k;
+}
+
+std::string KeyRootForExecutable(const std::string& exe_path) {
+  std::string dir = exe_path;
+  for (int i = 0; i < 3; ++i) dir = platform::DirName(dir);
+  struct stat st;
+  if (::stat(JoinPath(dir, "key.json").c_str(), &st) == 0 && S_ISREG(st.st_mode)) return dir;
+  return "";
+}
+
+Result<KeyInfo> InitKey(platform::Env* env, const std::string& root, const std::string& signer_dir,
+                        const std::string& console_name) {
+  struct stat st;
+  if (::stat(JoinPath(root, "key.json").c_str(), &st) == 0) return Fail(root + ": already a key (key.json exists)");
+  auto signer = LoadOrCreateSigner(env, signer_dir, console_name, true);
+  if (!signer) return Fail(signer.error());
+  for (const char* sub : {"journal", "quarantine", "inventory", "signatures", "bin/linux-x86_64"}) {
+    Status s = platform::MakeDirs(JoinPath(root, sub));
+    if (!s.ok()) return Fail(s.message());
+  }
+  auto id = RandomBytes(8);
+  auto secret = RandomBytes(32);
+  if (!id || !secret) return Fail("the random number generator failed");
+  KeyInfo k;
+  k.root = root;
+  k.key_id = "K-" + ToHex({reinterpret_cast<const uint8_t*>(id->data()), id->size()});
+  k.enrolled = TimeMs(std::chrono::system_clock::now());
+  k.console_public_key = signer->key.PublicKey();
+  k.console = signer->name;
+  k.secret = *secret;
+  nlohmann::json j = {{"format", "avkey-key/1"},
+                      {"key_id", k.key_id},
+                      {"enrolled", k.enrolled},
+                      {"console_public_key", Base64Encode(k.console_public_key)},
+                      {"console", k.console}};
+  std::string secret_hex = ToHex({reinterpret_cast<const uint8_t*>(k.secret.data()), k.secret.size()}) + "\n";
+  // The console's copy first: a key whose secret the console lacks could never be verified.
+  Status s = platform::MakeDirs(JoinPath(signer_dir, "keys"), 0700);
+  if (s.ok()) s = platform::WriteFileDurably(env, JoinPath(JoinPath(signer_dir, "keys"), k.key_id + ".secret"),
+                                             secret_hex, 0600);
+  if (s.ok()) s = platform::WriteFileDurably(env, JoinPath(root, "key.secret"), secret_hex, 0600);
+  if (s.ok()) s = platform::WriteFileDurably(env, JoinPath(root, "key.json"), j.dump(2) + "\n");
+  if (!s.ok()) return Fail(s.message());
+  return k;
+}
+
+Status SignPolicy(platform::Env* env, const std::string& root, const std::string& signer_dir,
+                  const std::string& policy_text) {
+  auto key = OpenKey(root);
+  if (!key) return Status::Error(key.error());
+  auto parsed = ParsePolicy(policy_text);
+  if (!parsed) return Status::Error("policy not signed: " + parsed.error());
+  auto signer = SignerForKey(env, *key, signer_dir);
+  if (!signer) return Status::Error(signer.error());
+  // Signature first, then the policy: a kill in between leaves the old policy with a
+  // signature that no longer matches, which the scanner refuses (AMBER), never a new
+  // policy under an old signature.
+  Status s = WriteSignature(env, JoinPath(root, "avkey.toml.sig"), signer->key, kPolicyDomain, policy_text);
+  if (!s.ok()) return s;
+  return platform::WriteFileDurably(env, JoinPath(root, "avkey.toml"), policy_text);
+}
+
+Result<int> PublishGeneration(platform::Env* env, const std::string& root, const std::string& signer_dir,
+                              const std::vector<std::string>& files,
+                              std::chrono::system_clock::time_point created) {
+  auto key = OpenKey(root);
+  if (!key) return Fail(key.error());
+  auto signer = SignerForKey(env, *key, signer_dir);
+  if (!signer) return Fail(signer.error());
+  std::string sigdir = JoinPath(root, "signatures");
+  std::vector<int> gens = ListGenerations(root);
+  int n = gens.empty() ? 1 : gens.back() + 1;
+  // Built under a name the scanner ignores, renamed to gen-N only when complete: a kill
+  // or a bad input file never leaves a half generation under a real name.
+  std::string final_dir = JoinPath(sigdir, fmt::format("gen-{}", n));
+  std::string gdir = JoinPath(sigdir, fmt::format(".gen-{}.tmp-{}", n, ::getpid()));
+  (void)RemoveTree(gdir);
+  Status s = platform::MakeDirs(gdir);
+  if (!s.ok()) return Fail(s.message());
+  struct Cleanup {
+    std::string dir;
+    bool armed = true;
+    ~Cleanup() {
+      if (armed) (void)RemoveTree(dir);
+    }
+  } cleanup{gdir};
+  nlohmann::json listed = nlohmann::json::array();
+  std::vector<std::string> seen;
+  for (const auto& f : files) {
+    std::string base = f.substr(f.find_last_of('/') + 1);
+    if (base.empty() || base == "." || base == ".." || base.rfind("manifest.", 0) == 0) {
+      return Fail(f + ": not a usable signature file name");
+    }
+    if (std::find(seen.begin(), seen.end(), base) != seen.end()) return Fail(f + ": two files named " + base);
+    seen.push_back(base);
+    auto content = platform::ReadFile(f, 4ull << 30);
+    if (!content) return Fail(content.error());
+    s = platform::WriteFileDurably(env, JoinPath(gdir, base), *content);
+    if (!s.ok()) return Fail(s.message());
+    listed.push_back({{"path", base}, {"size", content->size()}, {"sha256", Sha256Hex(*content)}});
+  }
+  nlohmann::json manifest = {{"format", "avkey-signatures/1"},
+                             {"generation", n},
+                             {"created", TimeMs(created)},
+                             {"files", listed}};
+  std::string text = manifest.dump(2) + "\n";
+  s = WriteSignature(env, JoinPath(gdir, "manifest.sig"), signer->key, kManifestDomain, text);
+  if (s.ok()) s = platform::WriteFileDurably(env, JoinPath(gdir, "manifest.json"), text);
+  if (s.ok()) s = env->FsyncDir(gdir);
+  if (s.ok()) s = env->Rename(gdir, final_dir);
+  if (s.ok()) {
+    cleanup.armed = false;
+    s = env->FsyncDir(sigdir);
+  }
+  if (s.ok()) s = platform::WriteFileDurably(env, JoinPath(sigdir, "current"), fmt::format("gen-{}\n", n));
+  if (!s.ok()) return Fail(s.message());
+  // Keep the new generation and the one before it (a fallback if the new one is damaged).
+  for (int g : gens) {
+    if (g < n - 1) (void)RemoveTree(JoinPath(sigdir, fmt::format("gen-{}", g)));
+  }
+  return n;
+}
+
+}  // namespace avkey::key
