@@ -331,11 +331,32 @@ Result<std::string> Quarantine::Restore(const std::string& id, const std::string
 Status Quarantine::Purge(const std::string& id) {
   auto item = Get(id);
   if (!item) return Status::Error(item.error());
-  Status s = env_->Unlink(JoinPath(dir_, id + ".bin"));
-  if (!s.ok() && errno != ENOENT) return s;
-  s = env_->Unlink(JoinPath(dir_, id + ".json"));
+  // The record first: a kill in between leaves an orphan .bin, which Recover() removes.
+  Status s = env_->Unlink(JoinPath(dir_, id + ".json"));
+  if (s.ok()) s = env_->Unlink(JoinPath(dir_, id + ".bin"));
   if (s.ok()) s = env_->FsyncDir(dir_);
   return s;
+}
+
+int Quarantine::Recover() {
+  DIR* d = ::opendir(dir_.c_str());
+  if (!d) return 0;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
+  ::closedir(d);
+  int removed = 0;
+  for (const auto& n : names) {
+    bool stale = false;
+    if (n.ends_with(".tmp") || n.find(".tmp-") != std::string::npos) {
+      stale = n.rfind("Q-", 0) == 0;  // an interrupted copy or record write
+    } else if (n.ends_with(".bin")) {
+      struct stat st;
+      stale = ::stat(JoinPath(dir_, n.substr(0, n.size() - 4) + ".json").c_str(), &st) != 0 && errno == ENOENT;
+    }
+    if (stale && ::unlink(JoinPath(dir_, n).c_str()) == 0) ++removed;
+  }
+  if (removed) (void)env_->FsyncDir(dir_);
+  return removed;
 }
 
 Result<std::string> FileSha256(const std::string& path) {

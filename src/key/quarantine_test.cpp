@@ -169,3 +169,28 @@ TEST_F(QuarantineTest, ChangedFileIsLeftInPlace) {
 
 }  // namespace
 }  // namespace avkey::key
+
+namespace avkey::key {
+namespace {
+
+TEST(QuarantineRecover, RemovesOnlyUnfinishedWork) {
+  testing::TempDir dir;
+  std::string q = dir / "q";
+  Quarantine quarantine(platform::Env::Default(), q);
+  testing::WriteFile(dir / "dev/f", "data");
+  auto id = quarantine.Put(dir / "dev/f", {});
+  ASSERT_TRUE(id.has_value());
+  testing::WriteFile(q + "/Q-20260101T000000Z-00000000.bin", "orphan copy");
+  testing::WriteFile(q + "/Q-20260101T000000Z-00000001.bin.tmp", "half copy");
+  testing::WriteFile(q + "/Q-20260101T000000Z-00000002.json.tmp-123", "half record");
+  testing::WriteFile(q + "/notes.txt", "not ours");
+  EXPECT_EQ(quarantine.Recover(), 3);
+  std::vector<std::string> problems;
+  ASSERT_EQ(quarantine.List(&problems).size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(q + "/" + *id + ".bin"));
+  EXPECT_TRUE(std::filesystem::exists(q + "/notes.txt"));
+  EXPECT_EQ(quarantine.Recover(), 0);
+}
+
+}  // namespace
+}  // namespace avkey::key

@@ -155,6 +155,10 @@ Result<std::unique_ptr<KeySession>> KeySession::Open(platform::Env* env, const S
                            "it is kept and acknowledged");
   }
   s->quarantine_ = std::make_unique<Quarantine>(env, JoinPath(s->key_.root, "quarantine"));
+  if (int n = s->quarantine_->Recover(); n > 0) {
+    s->warnings_.push_back(fmt::format("removed {} unfinished quarantine files (an earlier scan was interrupted "
+                                       "while quarantining; its originals were left in place)", n));
+  }
   auto policy = LoadPolicy(s->key_);
   if (!policy) {
     s->refusal_ = policy.error();

@@ -64,7 +64,7 @@ class JournalWriter {
 struct JournalProblem {
   uint64_t line_number = 0;
   uint64_t seq = 0;  // 0 when the line is not a record
-  std::string kind;  // malformed | bad-mac | broken-chain | seq-gap | wrong-key | torn | torn-tail
+  std::string kind;  // malformed bad-mac broken-chain seq-gap seq-order reordered wrong-key torn-tail
   std::string detail;
 };
 

@@ -37,6 +37,10 @@ class Quarantine {
   Result<std::string> Restore(const std::string& id, const std::string& to = "");
   // Deletes the item for good.
   Status Purge(const std::string& id);
+  // Removes what an interrupted Put() or Purge() left: temporary files, and copies
+  // without a record (their original was never removed: the record is written before
+  // the original goes). Returns how many files were removed.
+  int Recover();
   // Every item, oldest first. Records that cannot be read are reported in `problems`.
   std::vector<QuarantineItem> List(std::vector<std::string>* problems) const;
   Result<QuarantineItem> Get(const std::string& id) const;
