@@ -22,10 +22,17 @@ namespace {
 
 using platform::JoinPath;
 
+std::string g_argv0;
+
+// This executable's path: /proc/self/exe, else argv[0] (a device may have no /proc mounted,
+// e.g. a rescue shell or a chroot; a key must still be found).
 std::string SelfExe() {
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  if (n > 0) return std::string(buf, static_cast<size_t>(n));
+  if (g_argv0.find('/') == std::string::npos) return "";
+  if (g_argv0[0] == '/') return g_argv0;
+  return getcwd(buf, sizeof buf) ? JoinPath(buf, g_argv0) : g_argv0;
 }
 
 int Error(const std::string& msg) {
@@ -75,6 +82,8 @@ std::optional<key::JournalCheck> LoadJournal(const key::KeyInfo& k) {
 }
 
 }  // namespace
+
+void SetArgv0(const char* argv0) { g_argv0 = argv0 ? argv0 : ""; }
 
 std::string ResolveKeyRoot(const std::string& explicit_root, bool quiet_if_none) {
   if (!explicit_root.empty()) return explicit_root;

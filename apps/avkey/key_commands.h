@@ -7,6 +7,9 @@
 
 namespace avkey::app {
 
+// Remembers argv[0], used to find the key when /proc is not mounted.
+void SetArgv0(const char* argv0);
+
 // The key to work on: `explicit_root` if given, else the key this executable runs from;
 // empty (with a message on stderr) when there is none.
 std::string ResolveKeyRoot(const std::string& explicit_root, bool quiet_if_none);

@@ -341,6 +341,7 @@ int RunVersion(const std::vector<std::string>& dbs) {
 
 int main(int argc, char** argv) {
   using namespace avkey::app;
+  SetArgv0(argc > 0 ? argv[0] : nullptr);
   CLI::App app{"avkey: offline anti-malware scanner, run from a USB key without installing anything."};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every command");

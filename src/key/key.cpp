@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
+#include <functional>
 
 #include "avkey/key/crypto.h"
 #include "avkey/key/policy.h"
@@ -73,13 +75,6 @@ Result<SignerFiles> SignerForKey(platform::Env* env, const KeyInfo& key, const s
                             key.console));
   }
   return signer;
-}
-
-Status WriteSignature(platform::Env* env, const std::string& path, const SigningKey& k, std::string_view domain,
-                      std::string_view content) {
-  auto sig = k.Sign(domain, content);
-  if (!sig) return Status::Error(sig.error());
-  return platform::WriteFileDurably(env, path, Base64Encode(*sig) + "\n");
 }
 
 Status RemoveTree(const std::string& dir) {
@@ -225,18 +220,15 @@ Status SignPolicy(platform::Env* env, const std::string& root, const std::string
   return platform::WriteFileDurably(env, JoinPath(root, "avkey.toml"), policy_text);
 }
 
-Result<int> PublishGeneration(platform::Env* env, const std::string& root, const std::string& signer_dir,
-                              const std::vector<std::string>& files,
-                              std::chrono::system_clock::time_point created) {
-  auto key = OpenKey(root);
-  if (!key) return Fail(key.error());
-  auto signer = SignerForKey(env, *key, signer_dir);
-  if (!signer) return Fail(signer.error());
-  std::string sigdir = JoinPath(root, "signatures");
-  std::vector<int> gens = ListGenerations(root);
-  int n = gens.empty() ? 1 : gens.back() + 1;
-  // Built under a name the scanner ignores, renamed to gen-N only when complete: a kill
-  // or a bad input file never leaves a half generation under a real name.
+namespace {
+
+// Fills `gen-N` in `sigdir` through `fill(staging_dir, n)`, under a name the scanner
+// ignores; renames it to gen-N only when complete (a kill or a bad input never leaves a
+// half generation under a real name), switches `current`, and keeps the newest `keep`
+// generations (0: all).
+Result<int> StageGeneration(platform::Env* env, const std::string& sigdir, int n, int keep,
+                            const std::function<Status(const std::string&)>& fill) {
+  std::vector<int> gens = ListGenerationsIn(sigdir);
   std::string final_dir = JoinPath(sigdir, fmt::format("gen-{}", n));
   std::string gdir = JoinPath(sigdir, fmt::format(".gen-{}.tmp-{}", n, ::getpid()));
   (void)RemoveTree(gdir);
@@ -249,28 +241,7 @@ Result<int> PublishGeneration(platform::Env* env, const std::string& root, const
       if (armed) (void)RemoveTree(dir);
     }
   } cleanup{gdir};
-  nlohmann::json listed = nlohmann::json::array();
-  std::vector<std::string> seen;
-  for (const auto& f : files) {
-    std::string base = f.substr(f.find_last_of('/') + 1);
-    if (base.empty() || base == "." || base == ".." || base.rfind("manifest.", 0) == 0) {
-      return Fail(f + ": not a usable signature file name");
-    }
-    if (std::find(seen.begin(), seen.end(), base) != seen.end()) return Fail(f + ": two files named " + base);
-    seen.push_back(base);
-    auto content = platform::ReadFile(f, 4ull << 30);
-    if (!content) return Fail(content.error());
-    s = platform::WriteFileDurably(env, JoinPath(gdir, base), *content);
-    if (!s.ok()) return Fail(s.message());
-    listed.push_back({{"path", base}, {"size", content->size()}, {"sha256", Sha256Hex(*content)}});
-  }
-  nlohmann::json manifest = {{"format", "avkey-signatures/1"},
-                             {"generation", n},
-                             {"created", TimeMs(created)},
-                             {"files", listed}};
-  std::string text = manifest.dump(2) + "\n";
-  s = WriteSignature(env, JoinPath(gdir, "manifest.sig"), signer->key, kManifestDomain, text);
-  if (s.ok()) s = platform::WriteFileDurably(env, JoinPath(gdir, "manifest.json"), text);
+  s = fill(gdir);
   if (s.ok()) s = env->FsyncDir(gdir);
   if (s.ok()) s = env->Rename(gdir, final_dir);
   if (s.ok()) {
@@ -279,11 +250,101 @@ Result<int> PublishGeneration(platform::Env* env, const std::string& root, const
   }
   if (s.ok()) s = platform::WriteFileDurably(env, JoinPath(sigdir, "current"), fmt::format("gen-{}\n", n));
   if (!s.ok()) return Fail(s.message());
-  // Keep the new generation and the one before it (a fallback if the new one is damaged).
-  for (int g : gens) {
-    if (g < n - 1) (void)RemoveTree(JoinPath(sigdir, fmt::format("gen-{}", g)));
+  if (keep > 0) {
+    for (int g : gens) {
+      if (g <= n - keep) (void)RemoveTree(JoinPath(sigdir, fmt::format("gen-{}", g)));
+    }
   }
   return n;
+}
+
+}  // namespace
+
+Result<SigningKey> LoadSigner(platform::Env* env, const std::string& dir, const std::string& name, bool create) {
+  auto s = LoadOrCreateSigner(env, dir, name, create);
+  if (!s) return Fail(s.error());
+  return std::move(s->key);
+}
+
+Result<int> BuildGeneration(platform::Env* env, const std::string& sigdir, const SigningKey& signer,
+                            const std::vector<std::string>& files, std::chrono::system_clock::time_point created,
+                            int keep) {
+  std::vector<int> gens = ListGenerationsIn(sigdir);
+  int n = gens.empty() ? 1 : gens.back() + 1;
+  Status s = platform::MakeDirs(sigdir);
+  if (!s.ok()) return Fail(s.message());
+  std::string error;
+  auto fill = [&](const std::string& gdir) -> Status {
+    nlohmann::json listed = nlohmann::json::array();
+    std::vector<std::string> seen;
+    for (const auto& f : files) {
+      std::string base = f.substr(f.find_last_of('/') + 1);
+      if (base.empty() || base == "." || base == ".." || base.rfind("manifest.", 0) == 0) {
+        return Status::Error(f + ": not a usable signature file name");
+      }
+      if (std::find(seen.begin(), seen.end(), base) != seen.end()) return Status::Error(f + ": two files named " + base);
+      seen.push_back(base);
+      auto content = platform::ReadFile(f, 4ull << 30);
+      if (!content) return Status::Error(content.error());
+      Status w = platform::WriteFileDurably(env, JoinPath(gdir, base), *content);
+      if (!w.ok()) return w;
+      listed.push_back({{"path", base}, {"size", content->size()}, {"sha256", Sha256Hex(*content)}});
+    }
+    nlohmann::json manifest = {
+        {"format", "avkey-signatures/1"}, {"generation", n}, {"created", TimeMs(created)}, {"files", listed}};
+    std::string text = manifest.dump(2) + "\n";
+    Status w = WriteSignature(env, JoinPath(gdir, "manifest.sig"), signer, kManifestDomain, text);
+    if (w.ok()) w = platform::WriteFileDurably(env, JoinPath(gdir, "manifest.json"), text);
+    return w;
+  };
+  return StageGeneration(env, sigdir, n, keep, fill);
+}
+
+Result<int> InstallGeneration(platform::Env* env, const KeyInfo& key, const std::string& source_dir) {
+  std::string base = source_dir.substr(source_dir.find_last_of('/') + 1);
+  int n = 0;
+  if (base.rfind("gen-", 0) == 0) n = std::atoi(base.c_str() + 4);
+  if (n <= 0) return Fail(source_dir + ": not a gen-N directory");
+  // Verified as the scanner will verify it, before anything is copied.
+  auto src = VerifyGenerationDir(key.console_public_key, source_dir, n);
+  if (!src) return Fail("not installed: " + src.error());
+  std::string sigdir = JoinPath(key.root, "signatures");
+  std::vector<int> gens = ListGenerations(key.root);
+  if (!gens.empty() && gens.back() >= n) {
+    return Fail(fmt::format("not installed: the key already has gen-{} (an older or equal generation is never "
+                            "installed over a newer one)",
+                            gens.back()));
+  }
+  auto fill = [&](const std::string& gdir) -> Status {
+    std::vector<std::string> names = {"manifest.json", "manifest.sig"};
+    for (const auto& f : src->files) names.push_back(f.substr(f.find_last_of('/') + 1));
+    for (const auto& name : names) {
+      auto content = platform::ReadFile(JoinPath(source_dir, name), 4ull << 30);
+      if (!content) return Status::Error(content.error());
+      Status w = platform::WriteFileDurably(env, JoinPath(gdir, name), *content);
+      if (!w.ok()) return w;
+    }
+    return Status::Ok();
+  };
+  return StageGeneration(env, sigdir, n, 2, fill);
+}
+
+Status WriteSignature(platform::Env* env, const std::string& path, const SigningKey& k, std::string_view domain,
+                      std::string_view content) {
+  auto sig = k.Sign(domain, content);
+  if (!sig) return Status::Error(sig.error());
+  return platform::WriteFileDurably(env, path, Base64Encode(*sig) + "\n");
+}
+
+Result<int> PublishGeneration(platform::Env* env, const std::string& root, const std::string& signer_dir,
+                              const std::vector<std::string>& files,
+                              std::chrono::system_clock::time_point created) {
+  auto key = OpenKey(root);
+  if (!key) return Fail(key.error());
+  auto signer = SignerForKey(env, *key, signer_dir);
+  if (!signer) return Fail(signer.error());
+  // Keep the new generation and the one before it (a fallback if the new one is damaged).
+  return BuildGeneration(env, JoinPath(root, "signatures"), signer->key, files, created, 2);
 }
 
 }  // namespace avkey::key

@@ -224,6 +224,29 @@ TEST_F(StoreTest, BadFileNamesAreNotPublished) {
   EXPECT_TRUE(ListGenerations(key_.root).empty());
 }
 
+TEST_F(StoreTest, ConsoleGenerationInstallsUnchangedNeverBackwards) {
+  auto signer = LoadSigner(platform::Env::Default(), dir_ / "signer", "", false);
+  ASSERT_TRUE(signer.has_value());
+  std::string store = dir_ / "console/signatures";
+  for (int i = 0; i < 3; ++i) {
+    auto n = BuildGeneration(platform::Env::Default(), store, *signer, {dir_ / "in/a.ndb"},
+                             std::chrono::system_clock::now(), 0);
+    ASSERT_TRUE(n.has_value()) << n.error();
+  }
+  EXPECT_EQ(ListGenerationsIn(store), (std::vector<int>{1, 2, 3})) << "the console keeps every generation";
+  auto n = InstallGeneration(platform::Env::Default(), key_, store + "/gen-2");
+  ASSERT_TRUE(n.has_value()) << n.error();
+  EXPECT_EQ(ReadAll(key_.root + "/signatures/gen-2/manifest.json"), ReadAll(store + "/gen-2/manifest.json"));
+  ASSERT_TRUE(SelectGeneration(key_).has_value());
+  auto older = InstallGeneration(platform::Env::Default(), key_, store + "/gen-1");
+  ASSERT_FALSE(older.has_value());
+  EXPECT_NE(older.error().find("never installed over a newer one"), std::string::npos) << older.error();
+  WriteFile(store + "/gen-3/a.ndb", "Evil:0:*:00\n");
+  auto tampered = InstallGeneration(platform::Env::Default(), key_, store + "/gen-3");
+  ASSERT_FALSE(tampered.has_value());
+  EXPECT_EQ(ListGenerations(key_.root), std::vector<int>{2});
+}
+
 TEST(KeyTime, RoundTripsAndRejectsJunk) {
   auto t = ParseTime("2026-11-29T04:25:44.123Z");
   ASSERT_TRUE(t.has_value());

@@ -33,9 +33,11 @@ int GenerationNumber(std::string_view name) {
 
 }  // namespace
 
-std::vector<int> ListGenerations(const std::string& root) {
+std::vector<int> ListGenerations(const std::string& root) { return ListGenerationsIn(JoinPath(root, "signatures")); }
+
+std::vector<int> ListGenerationsIn(const std::string& sigdir) {
   std::vector<int> out;
-  DIR* d = ::opendir(JoinPath(root, "signatures").c_str());
+  DIR* d = ::opendir(sigdir.c_str());
   if (!d) return out;
   while (dirent* e = ::readdir(d)) {
     if (int n = GenerationNumber(e->d_name); n > 0) out.push_back(n);
@@ -46,16 +48,21 @@ std::vector<int> ListGenerations(const std::string& root) {
 }
 
 Result<Generation> VerifyGeneration(const KeyInfo& key, int number) {
+  return VerifyGenerationDir(key.console_public_key, JoinPath(JoinPath(key.root, "signatures"),
+                                                              fmt::format("gen-{}", number)), number);
+}
+
+Result<Generation> VerifyGenerationDir(const std::string& public_key, const std::string& dir, int number) {
   Generation g;
   g.number = number;
-  g.dir = JoinPath(JoinPath(key.root, "signatures"), fmt::format("gen-{}", number));
+  g.dir = dir;
   std::string mpath = JoinPath(g.dir, "manifest.json");
   auto text = platform::ReadFile(mpath, kMaxManifestBytes);
   if (!text) return Fail(text.error());
   auto sig_text = platform::ReadFile(JoinPath(g.dir, "manifest.sig"), 4096);
   if (!sig_text) return Fail(fmt::format("gen-{} is not signed ({})", number, sig_text.error()));
   auto sig = Base64Decode(*sig_text);
-  if (!sig || !VerifySignature(key.console_public_key, kManifestDomain, *text, *sig)) {
+  if (!sig || !VerifySignature(public_key, kManifestDomain, *text, *sig)) {
     return Fail(fmt::format("gen-{}: the manifest signature does not verify against the console's key", number));
   }
   // Signed, so from the console; still checked as if hostile (a console bug must not

@@ -17,12 +17,11 @@ import random
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scan_test as st  # noqa: E402
-from scan_test import EICAR, SKIP, Skip, expect, expect_verdict, write  # noqa: E402
+from scan_test import EICAR, expect, expect_verdict, write  # noqa: E402
 
 CASES = {}
 MARKER = b"avkey-integration-" + b"marker-7f3a"  # matched by the published test signature
@@ -322,19 +321,7 @@ def main():
     if not a.avkey or a.case not in CASES:
         ap.error("need --avkey and a known CASE")
     st.AVKEY = os.path.abspath(a.avkey)
-    # On disk, not tmpfs: fsync must cost what it costs on a key.
-    base = "/var/tmp" if os.access("/var/tmp", os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix=f"avkey-{a.case}-", dir=base) as d:
-        try:
-            CASES[a.case](d)
-        except Skip as e:
-            print("SKIPPED:", e)
-            return SKIP
-        except AssertionError as e:
-            print("FAILED:", e)
-            return 1
-    print("PASSED")
-    return 0
+    return st.run_case(CASES[a.case], a.case, on_disk=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "avkey/engine/status.h"
+#include "avkey/key/crypto.h"
 #include "avkey/platform/env.h"
 
 namespace avkey::key {
@@ -52,6 +53,26 @@ Result<KeyInfo> InitKey(platform::Env* env, const std::string& root, const std::
 // and writes KEY/avkey.toml and KEY/avkey.toml.sig durably.
 Status SignPolicy(platform::Env* env, const std::string& root, const std::string& signer_dir,
                   const std::string& policy_text);
+
+// The console's signing key in `dir` (DIR/signer.pem, mode 0600, and DIR/name), generated
+// with `name` when absent and `create` is set.
+Result<SigningKey> LoadSigner(platform::Env* env, const std::string& dir, const std::string& name, bool create);
+
+// Writes `path` with the base64 signature of domain NUL content (docs/key-format.md).
+Status WriteSignature(platform::Env* env, const std::string& path, const SigningKey& k, std::string_view domain,
+                      std::string_view content);
+
+// Makes the next generation gen-N in `sigdir` (a key's signatures/ or the console's own
+// store) from `files`: copies them, writes and signs the manifest, renames the complete
+// generation into place, switches `current`. Keeps the newest `keep` (0: all). Returns N.
+Result<int> BuildGeneration(platform::Env* env, const std::string& sigdir, const SigningKey& signer,
+                            const std::vector<std::string>& files, std::chrono::system_clock::time_point created,
+                            int keep);
+
+// Copies the signed generation `source_dir` (".../gen-N", e.g. from the console's store)
+// onto the key unchanged, after verifying it against the key's console key; refuses one
+// not newer than what the key holds. Switches `current`; keeps the two newest.
+Result<int> InstallGeneration(platform::Env* env, const KeyInfo& key, const std::string& source_dir);
 
 // Copies `files` (ClamAV databases, YARA rules) into a new generation, writes its manifest,
 // signs it, and switches `current` to it. `created` is the signatures' date (their age is

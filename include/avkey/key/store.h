@@ -22,6 +22,8 @@ struct Generation {
 // Checks one generation: manifest signature, generation number, every file's size and
 // SHA-256, no path tricks. The error says what failed.
 Result<Generation> VerifyGeneration(const KeyInfo& key, int number);
+// The same for the generation directory `dir` (".../gen-N"), against `public_key`.
+Result<Generation> VerifyGenerationDir(const std::string& public_key, const std::string& dir, int number);
 
 struct ActiveGeneration {
   Generation generation;
@@ -34,5 +36,7 @@ Result<ActiveGeneration> SelectGeneration(const KeyInfo& key);
 
 // Generation numbers present under KEY/signatures, ascending.
 std::vector<int> ListGenerations(const std::string& root);
+// Generation numbers present in a signatures directory, ascending.
+std::vector<int> ListGenerationsIn(const std::string& sigdir);
 
 }  // namespace avkey::key
