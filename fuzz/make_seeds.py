@@ -893,7 +893,91 @@ def seeds_yara():
     return s
 
 
+JOURNAL_KEY = "K-0123456789abcdef"
+JOURNAL_SECRET = b"\x5a" * 32
+
+
+def journal_lines(types, start_seq=1, prev=None):
+    """Valid journal records (docs/key-format.md), MACed with journal_fuzz's key and secret."""
+    import hmac
+    if prev is None:
+        prev = hashlib.sha256(b"avkey-journal/1\0" + JOURNAL_KEY.encode()).hexdigest()
+    out = []
+    for i, (typ, payload) in enumerate(types):
+        body = ('{"seq":%d,"time":"2026-11-29T04:25:44.%03dZ","key":"%s","device":"D-000000000000000000000001",'
+                '"scan":"S-0000000000000001","type":"%s","payload":%s,"prev":"%s"'
+                % (start_seq + i, i, JOURNAL_KEY, typ, payload, prev))
+        mac = hmac.new(JOURNAL_SECRET, body.encode(), hashlib.sha256).hexdigest()
+        line = body + ',"mac":"%s"}' % mac
+        out.append(line)
+        prev = hashlib.sha256(line.encode()).hexdigest()
+    return out
+
+
+def seeds_journal():
+    scan = [("scan_started", '{"targets":["/data"],"policy":"signed"}'),
+            ("detection", '{"path":"/data/a.com","members":[],"signature":"Eicar","engine":"body","sha256":"00"}'),
+            ("action", '{"path":"/data/a.com","action":"quarantine","result":"done","quarantine_id":"Q-1"}'),
+            ("scan_finished", '{"verdict":"GREEN","reason":"1 threat found","exit_status":3,"counts":{}}')]
+    lines = journal_lines(scan)
+    good = "\n".join(lines) + "\n"
+    torn = good + lines[0][:40]
+    # A torn record acknowledged by the next writer's journal_repair.
+    tear = lines[1][:50]
+    offset = len(lines[0]) + 1
+    repair = journal_lines([("journal_repair", '{"offset":%d,"length":%d,"sha256":"%s"}'
+                             % (offset, len(tear), hashlib.sha256(tear.encode()).hexdigest()))],
+                           start_seq=2, prev=hashlib.sha256(lines[0].encode()).hexdigest())
+    repaired = lines[0] + "\n" + tear + "\n" + repair[0] + "\n"
+    swapped = "\n".join([lines[0], lines[2], lines[1], lines[3]]) + "\n"
+    return {"good": good.encode(), "torn_tail": torn.encode(), "repaired": repaired.encode(),
+            "swapped": swapped.encode(), "edited": good.replace("a.com", "b.com", 1).encode(),
+            "empty_lines": b"\n\n" + good.encode()}
+
+
+def seeds_policy():
+    return {
+        "empty": b"",
+        "full": b"""[scan]
+targets = ["auto", "/opt"]
+exclude = ["*.iso"]
+max_filesize = "2G"
+one_file_system = true
+[archive]
+max_depth = 3
+max_unpacked = "1G"
+max_entries = 100
+max_ratio = 50
+max_scantime_ms = 1000
+[action]
+on_detection = "quarantine"
+keep_copy = true
+[signatures]
+max_age_days = 7
+[inventory]
+enabled = true
+file_hashes = false
+[operator]
+asset_tag = "required"
+[indicator]
+hook = "bin/led"
+""",
+        "bad_value": b'[action]\non_detection = "delete"\n',
+        "unknown_key": b"[scan]\ntargts = []\n",
+        "inline": b'scan = { targets = ["/x"], exclude = [] }\n',
+    }
+
+
+def seeds_inventory_gzip():
+    doc = b'{"format":"avkey-inventory/1","device_id":"D-1","files":[{"path":"/bin/x","sha256":"00"}]}'
+    return {"inventory": gzip_bytes(doc), "two_members": gzip_bytes(b"{}") + gzip_bytes(b"[]"),
+            "zeros": gzip_bytes(b"\0" * 60000), "truncated": gzip_bytes(doc)[:-6]}
+
+
 TARGETS = {
+    "journal_fuzz": seeds_journal,
+    "key_policy_fuzz": seeds_policy,
+    "inventory_gzip_fuzz": seeds_inventory_gzip,
     "layers_fuzz": seeds_layers,
     "scanner_fuzz": seeds_scanner,
     "filetype_fuzz": seeds_filetype,

@@ -239,11 +239,14 @@ Status JournalWriter::Append(const std::string& scan_id, const std::string& type
 }
 
 Result<JournalCheck> CheckJournal(const std::string& path, const std::string& key_id, const std::string& secret) {
-  JournalCheck c;
-  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return c;  // no scan yet
+  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return JournalCheck{};  // no scan yet
   auto text = platform::ReadFile(path, kMaxJournalBytes);
   if (!text) return Fail(text.error());
-  std::string_view all = *text;
+  return CheckJournalText(*text, key_id, secret);
+}
+
+JournalCheck CheckJournalText(std::string_view all, const std::string& key_id, const std::string& secret) {
+  JournalCheck c;
   struct Line {
     std::string_view text;
     uint64_t offset, number;

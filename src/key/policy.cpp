@@ -107,6 +107,114 @@ class TableReader {
   std::set<std::string> asked_;
 };
 
+// toml++ 3.3.0 (Debian 12) reaches TOML_UNREACHABLE, i.e. undefined behaviour, when its
+// white-space test meets some non-ASCII code points (U+00A1, U+FEF6, ...): where a value
+// should end, and in the look-ahead after a malformed value even inside a later string
+// (both found by key_policy_fuzz). So toml++ is only ever given ASCII: non-ASCII text in
+// a basic string becomes \uXXXX / \UXXXXXXXX escapes, a literal string holding non-ASCII
+// becomes the equivalent basic string, non-ASCII in a comment becomes '?', and anywhere
+// else (or invalid UTF-8) is refused with its line and column. A policy needs non-ASCII
+// only in strings (file names); their values are unchanged.
+Result<std::string> AsciiForToml(std::string_view t, const std::string& origin) {
+  std::string out;
+  out.reserve(t.size());
+  size_t line = 1, col = 1, i = 0;
+  auto where = [&](const char* what) {
+    return Fail(fmt::format("{}:{}:{}: {}", origin, line, col, what));
+  };
+  // Decodes the UTF-8 sequence at i (t[i] >= 0x80); 0 when invalid.
+  auto decode = [&](size_t* len) -> char32_t {
+    unsigned char b = static_cast<unsigned char>(t[i]);
+    size_t n = b >= 0xF0 && b < 0xF5 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b < 0xE0 ? 2 : 0;
+    if (n == 0 || (b >= 0xE0 && n == 2) || i + n > t.size()) return 0;
+    char32_t cp = b & (0xFF >> (n + 1));
+    for (size_t k = 1; k < n; ++k) {
+      unsigned char cb = static_cast<unsigned char>(t[i + k]);
+      if ((cb & 0xC0) != 0x80) return 0;
+      cp = cp << 6 | (cb & 0x3F);
+    }
+    static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    *len = n;
+    return cp;
+  };
+  auto escape = [](char32_t cp) {
+    return cp <= 0xFFFF ? fmt::format("\\u{:04X}", static_cast<uint32_t>(cp))
+                        : fmt::format("\\U{:08X}", static_cast<uint32_t>(cp));
+  };
+  auto step = [&](char c) {
+    out.push_back(c);
+    ++i;
+    if (c == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  };
+  while (i < t.size()) {
+    char c = t[i];
+    if (c == '#') {
+      while (i < t.size() && t[i] != '\n') {
+        if (static_cast<unsigned char>(t[i]) >= 0x80) {
+          out.push_back('?');
+          ++i, ++col;
+        } else {
+          step(t[i]);
+        }
+      }
+    } else if (c == '"' || c == '\'') {
+      const bool multi = t.substr(i, 3) == std::string(3, c);
+      const std::string quote = multi ? std::string(3, c) : std::string(1, c);
+      const size_t end = [&] {  // index of the closing quote (or of the line end / text end)
+        size_t k = i + quote.size();
+        while (k < t.size() && t.substr(k, quote.size()) != quote && (multi || t[k] != '\n')) {
+          k += c == '"' && t[k] == '\\' ? 2 : 1;
+        }
+        return std::min(k, t.size());
+      }();
+      std::string_view body = t.substr(i + quote.size(), end > i + quote.size() ? end - i - quote.size() : 0);
+      const bool has_non_ascii =
+          std::any_of(body.begin(), body.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; });
+      // A literal string with non-ASCII becomes a basic one: escape what basic strings treat specially.
+      const bool to_basic = c == '\'' && has_non_ascii;
+      const std::string out_quote = to_basic ? std::string(quote.size(), '"') : quote;
+      out += out_quote;
+      i += quote.size();
+      col += quote.size();
+      while (i < end) {
+        unsigned char b = static_cast<unsigned char>(t[i]);
+        if (b >= 0x80) {
+          size_t len = 0;
+          char32_t cp = decode(&len);
+          if (!cp) return where("invalid UTF-8");
+          out += escape(cp);
+          i += len;
+          ++col;
+        } else if (to_basic && (b == '\\' || b == '"')) {
+          out.push_back('\\');
+          step(static_cast<char>(b));
+        } else if (c == '"' && b == '\\' && i + 1 < end) {
+          step('\\');
+          step(t[i]);
+        } else {
+          step(static_cast<char>(b));
+        }
+      }
+      if (t.substr(i, quote.size()) == quote) {
+        out += out_quote;
+        i += quote.size();
+        col += quote.size();
+      }
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      return where("a non-ASCII character outside a string or comment");
+    } else {
+      step(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* ActionName(Action a) {
@@ -119,9 +227,11 @@ const char* ActionName(Action a) {
 }
 
 Result<Policy> ParsePolicy(std::string_view text, const std::string& origin) {
+  auto ascii = AsciiForToml(text, origin);
+  if (!ascii) return Fail(ascii.error());
   toml::table root;
   try {
-    root = toml::parse(text, origin);
+    root = toml::parse(*ascii, origin);
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     return Fail(fmt::format("{}:{}:{}: {}", origin, b.line, b.column, e.description()));

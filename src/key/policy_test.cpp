@@ -91,6 +91,22 @@ TEST(Policy, ErrorsSayWhereAndWhy) {
   }
 }
 
+TEST(Policy, NonAsciiOnlyInStringsAndComments) {
+  // Regression (key_policy_fuzz): toml++ 3.3.0 hits undefined behaviour on some non-ASCII
+  // code points where it expects white space.
+  auto bad = ParsePolicy("parg\xef\xbb\xb6[s[]");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().find("avkey.toml:1:5: a non-ASCII character outside"), std::string::npos) << bad.error();
+  // Second find: the look-ahead after a malformed value reaches a later string.
+  EXPECT_FALSE(ParsePolicy("[scan]\nexclude =0[\"*\xd2\x90so\"]\n").has_value());
+  EXPECT_FALSE(ParsePolicy("[scan]\nexclude = [\"\xff\"]\n").has_value()) << "invalid UTF-8";
+  auto ok = ParsePolicy("# Donn\xc3\xa9" "es du service\n[scan]\nexclude = [\"/donn\xc3\xa9" "es/*\", '/caf\xc3\xa9\\\"q', "
+                        "\"\xf0\x9f\x98\x80\"]\ntargets = [\"\"\"/x\\\"\xc3\xa9\"\"\"]\n");
+  ASSERT_TRUE(ok.has_value()) << ok.error();
+  EXPECT_EQ(ok->excludes, (std::vector<std::string>{"/donn\xc3\xa9" "es/*", "/caf\xc3\xa9\\\"q", "\xf0\x9f\x98\x80"}));
+  EXPECT_EQ(ok->targets[0], "/x\"\xc3\xa9");
+}
+
 TEST(Policy, SignedPolicyLoadsUnsignedOrTamperedIsRefused) {
   TempDir dir;
   KeyInfo k = MakeKey(dir);

@@ -81,6 +81,9 @@ struct JournalCheck {
 // error; a bad record is a problem.
 Result<JournalCheck> CheckJournal(const std::string& path, const std::string& key_id, const std::string& secret);
 
+// The same checks on a journal's bytes (for tests and fuzzing).
+JournalCheck CheckJournalText(std::string_view text, const std::string& key_id, const std::string& secret);
+
 std::string JournalPath(const std::string& root);
 
 }  // namespace avkey::key
