@@ -197,7 +197,6 @@ int RunKeyScan(const ScanArgs& args, const std::string& root) {
     return Conclude(report, {}, args.json, out, t0);
   }
   key::KeySession& ks = **session;
-  for (const auto& w : ks.warnings()) std::fprintf(stderr, "avkey: warning: %s\n", w.c_str());
   scan::ReportMeta meta;
   meta.program_version = AVKEY_VERSION;
   scan::ScanReport report;
@@ -226,6 +225,7 @@ int RunKeyScan(const ScanArgs& args, const std::string& root) {
   if (!refusal.empty()) std::fprintf(stderr, "avkey: scan refused: %s\n", refusal.c_str());
   ks.SetAssetTag(so.asset_tag);
   (void)ks.Start(meta.database_identity, meta.database_signatures);
+  for (const auto& w : ks.warnings()) std::fprintf(stderr, "avkey: warning: %s\n", w.c_str());
   ConsoleSink sink(out);
   if (refusal.empty()) {
     report = ScanWithSignals(ks.MakeScanOptions(), db, ks.Sink(&sink));

@@ -181,9 +181,9 @@ void KeySession::JournalOrNote(const std::string& type, const nlohmann::json& pa
 }
 
 Status KeySession::Start(const std::string& db_identity, uint64_t signatures) {
-  std::vector<std::string> targets = options_.paths.empty() ? policy().targets : options_.paths;
+  if (refusal_.empty()) targets_ = ResolveTargets();
   nlohmann::json t = nlohmann::json::array();
-  for (const auto& p : targets) t.push_back(scan::EscapeName(p, false));
+  for (const auto& p : targets_) t.push_back(scan::EscapeName(p, false));
   nlohmann::json payload = {
       {"targets", t},
       {"policy", policy_.is_default ? "default" : "signed"},
@@ -202,24 +202,12 @@ Status KeySession::Start(const std::string& db_identity, uint64_t signatures) {
   return s;
 }
 
-scan::ScanOptions KeySession::MakeScanOptions() const {
-  scan::ScanOptions o;
-  const Policy& p = policy();
-  o.jobs = options_.jobs;
-  o.max_file_size = p.max_file_size;
-  o.excludes = p.excludes;
-  o.limits = p.limits;
-  // Never scan (or quarantine from) the key itself.
-  o.excludes.push_back(key_.root);
-  o.excludes.push_back(JoinPath(key_.root, "*"));
-  if (!options_.paths.empty()) {
-    o.paths = options_.paths;
-    return o;
-  }
-  o.one_file_system = p.one_file_system;
-  for (const auto& t : p.targets) {
+std::vector<std::string> KeySession::ResolveTargets() {
+  if (!options_.paths.empty()) return options_.paths;
+  std::vector<std::string> out;
+  for (const auto& t : policy().targets) {
     if (t != "auto") {
-      o.paths.push_back(t);
+      out.push_back(t);
       continue;
     }
     struct stat kst {};
@@ -231,9 +219,34 @@ scan::ScanOptions KeySession::MakeScanOptions() const {
       *dev = st.st_dev;
       return true;
     };
-    for (auto& m : AutoTargets(mounts ? *mounts : "", "/", key_dev, dev_of)) o.paths.push_back(m);
-    o.one_file_system = true;  // each file system is its own target
+    std::vector<std::string> found = AutoTargets(mounts ? *mounts : "", "/", key_dev, dev_of);
+    if (found.empty()) {
+      // No mount table (no /proc: a rescue shell, a chroot): the whole tree from "/" rather
+      // than nothing, which would end BLUE having checked nothing.
+      warnings_.push_back(mounts ? "no local file system found in /proc/self/mounts: scanning / instead"
+                                 : "cannot read the mount table (" + mounts.error() + "): scanning / instead");
+      found.push_back("/");
+    }
+    out.insert(out.end(), found.begin(), found.end());
   }
+  return out;
+}
+
+scan::ScanOptions KeySession::MakeScanOptions() const {
+  scan::ScanOptions o;
+  const Policy& p = policy();
+  o.jobs = options_.jobs;
+  o.max_file_size = p.max_file_size;
+  o.excludes = p.excludes;
+  o.limits = p.limits;
+  // Never scan (or quarantine from) the key itself.
+  o.excludes.push_back(key_.root);
+  o.excludes.push_back(JoinPath(key_.root, "*"));
+  o.paths = targets_;
+  // Explicit PATHs cross mounts like a plain scan; the policy's targets follow the policy,
+  // and "auto" targets are one per file system.
+  bool has_auto = std::find(p.targets.begin(), p.targets.end(), "auto") != p.targets.end();
+  o.one_file_system = options_.paths.empty() && (p.one_file_system || has_auto);
   return o;
 }
 
@@ -303,7 +316,7 @@ void KeySession::Finish(scan::ScanReport* report) {
   if (refusal_.empty() && policy().inventory) {
     InventoryOptions io;
     io.file_hashes = policy().file_hashes;
-    io.hash_roots = MakeScanOptions().paths;
+    io.hash_roots = targets_;
     io.excludes = {key_.root};
     nlohmann::json inv = CollectInventory(io);
     inv["scan"] = scan_id_;

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import scan_test as st  # noqa: E402
-from scan_test import EICAR, expect, expect_verdict, write  # noqa: E402
+from scan_test import EICAR, Skip, expect, expect_verdict, write  # noqa: E402
 
 CASES = {}
 MARKER = b"avkey-integration-" + b"marker-7f3a"  # matched by the published test signature
@@ -307,6 +308,34 @@ def key_sigkill_loses_nothing(d):
     expect(sig_before == sig_after, "the signature store changed")
     rc, out, err = on_key(exe, ["key", "status"])
     expect(rc == 0, "key status", out + err)
+
+
+@case
+def key_auto_targets_without_proc(d):
+    """No PATH, policy targets "auto", no /proc (a chroot): the whole tree from /, never the key."""
+    if os.geteuid() != 0 or not shutil.which("chroot"):
+        raise Skip("needs root and chroot")
+    if b"not a dynamic executable" not in subprocess.run(["ldd", st.AVKEY], stdout=subprocess.PIPE,
+                                                         stderr=subprocess.STDOUT).stdout:
+        raise Skip("the scanner is not static: it cannot run in a bare chroot")
+    make_key(d, QUARANTINE_POLICY)
+    root = f"{d}/device"
+    write(f"{root}/opt/app/eicar.com", EICAR)
+    write(f"{root}/etc/machine-id", b"3" * 32 + b"\n")
+    os.makedirs(f"{root}/media")
+    shutil.move(f"{d}/key", f"{root}/media/key")
+    # A threat inside the key itself must be left alone (the key is never scanned).
+    write(f"{root}/media/key/notes/eicar.com", EICAR)
+    p = subprocess.run(["chroot", root, "/media/key/bin/linux-x86_64/avkey", "scan"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    out = p.stdout.decode(errors="backslashreplace") + p.stderr.decode(errors="backslashreplace")
+    expect_verdict(p.returncode, out, "GREEN", 3)
+    expect("scanning / instead" in out, "no warning about the missing mount table", out)
+    expect(not os.path.exists(f"{root}/opt/app/eicar.com"), "threat on the device not quarantined", out)
+    expect(os.path.exists(f"{root}/media/key/notes/eicar.com"), "a file on the key was scanned and acted on", out)
+    shutil.move(f"{root}/media/key", f"{d}/key")
+    start = journal(d)[0]["payload"]
+    expect(start["targets"] == ["/"], f"journaled targets {start['targets']}")
 
 
 def main():

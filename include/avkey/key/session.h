@@ -54,8 +54,8 @@ class KeySession {
   // Refuses the scan after Open() (e.g. the signatures would not load); before Start().
   void Refuse(std::string why) { refusal_ = std::move(why); }
 
-  // Journals scan_started (fsynced). With a refusal, also journals scan_finished AMBER and
-  // returns the report the caller shows.
+  // Resolves the targets ("auto": the mount table), journals scan_started (fsynced).
+  // New warnings() may appear (a missing mount table).
   Status Start(const std::string& db_identity, uint64_t signatures);
   scan::ScanOptions MakeScanOptions() const;
   // The sink to give RunScan: journals and acts, then forwards to `inner` (may be null).
@@ -72,6 +72,8 @@ class KeySession {
   void Act(const scan::DetectionRecord& d);
   void JournalOrNote(const std::string& type, const nlohmann::json& payload, bool sync);
   void RunIndicatorHook(const scan::ScanReport& report);
+  // The explicit PATHs, or the policy's targets with "auto" resolved.
+  std::vector<std::string> ResolveTargets();
 
   platform::Env* env_ = nullptr;
   SessionOptions options_;
@@ -80,6 +82,7 @@ class KeySession {
   Generation generation_;
   std::string refusal_;
   std::vector<std::string> warnings_;
+  std::vector<std::string> targets_;  // resolved by Start()
   std::unique_ptr<JournalWriter> journal_;
   std::vector<std::string> journal_errors_;
   std::string device_id_, scan_id_, hostname_;
