@@ -247,6 +247,13 @@ int RunScanCommand(const ScanArgs& args) {
     std::fprintf(stderr, "avkey: scan: give the PATHs to scan (avkey is not running from a key; --key DIR names one)\n");
     return kExitUsage;
   }
+  if (args.action != "report") {
+    // Removal must be explicit, recorded and reversible: only with a key's journal and
+    // quarantine, and only when its signed policy says so.
+    std::fprintf(stderr, "avkey: --action %s: quarantine and removal are done only from a key, as its signed "
+                 "policy says; without a key avkey only reports\n", args.action.c_str());
+    return kExitUsage;
+  }
   auto t0 = std::chrono::steady_clock::now();
   OutputOptions out = MakeOutputOptions(args.quiet);
 
@@ -358,9 +365,9 @@ int main(int argc, char** argv) {
   scan->add_option("-j,--jobs", sa.jobs, "Worker threads (default: number of CPUs)")->check(CLI::Range(0u, 1024u))->type_name("N");
   scan->add_option("--json", sa.json, "Also write the report as JSON to FILE (docs/report.schema.json)")->type_name("FILE");
   scan->add_option("--action", sa.action,
-                   "What to do with a detection. Only 'report' exists in this version; quarantine and "
-                   "remove come with the key's policy")
-      ->check(CLI::IsMember({"report"}))->type_name("ACTION");
+                   "What to do with a detection: report (default). quarantine and remove are done only "
+                   "from a key, as its signed policy says (docs/cli.md, 'Running from a key')")
+      ->check(CLI::IsMember({"report", "quarantine", "remove"}))->type_name("ACTION");
   scan->add_option("--exclude", sa.excludes,
                    "Skip paths matching GLOB (fnmatch); without '/', matched against the base name; repeatable")
       ->allow_extra_args(false)->type_name("GLOB");
