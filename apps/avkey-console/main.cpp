@@ -11,6 +11,7 @@
 #include "avkey/console/console.h"
 #include "avkey/console/report.h"
 #include "avkey/key/key.h"
+#include "avkey/scan/scan.h"
 #include "fmt/format.h"
 
 namespace avkey::console {
@@ -37,7 +38,9 @@ int Print(const Result<std::vector<SqlRow>>& rows, const std::vector<std::string
   std::vector<size_t> width(header.size());
   for (size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
   for (const auto& r : *rows) {
-    for (size_t c = 0; c < header.size() && c < r.size(); ++c) width[c] = std::max(width[c], AsText(r[c]).size());
+    for (size_t c = 0; c < header.size() && c < r.size(); ++c) {
+      width[c] = std::max(width[c], scan::EscapeControls(AsText(r[c])).size());
+    }
   }
   auto line = [&](auto get) {
     std::string out;
@@ -48,7 +51,10 @@ int Print(const Result<std::vector<SqlRow>>& rows, const std::vector<std::string
     std::printf("%s\n", out.c_str());
   };
   line([&](size_t c) { return header[c]; });
-  for (const auto& r : *rows) line([&](size_t c) { return c < r.size() ? AsText(r[c]) : std::string(); });
+  // Text from keys and devices: control characters never reach the terminal raw.
+  for (const auto& r : *rows) {
+    line([&](size_t c) { return c < r.size() ? scan::EscapeControls(AsText(r[c])) : std::string(); });
+  }
   return 0;
 }
 
@@ -250,9 +256,10 @@ int main(int argc, char** argv) {
       if (!h) return Error(h.error());
       for (const auto& p : h->problems) std::fprintf(stderr, "  skipped: %s\n", p.c_str());
       for (const auto& hit : h->hits) {
-        std::printf("%s (%s)  %s  %s  %s  [inventory of %s, scan %s]\n", hit.device_id.c_str(), hit.hostname.c_str(),
-                    hit.path.c_str(), hit.signature.c_str(), hit.sha256.c_str(), hit.collected_at.c_str(),
-                    hit.scan_id.c_str());
+        auto show = [](const std::string& t) { return scan::EscapeControls(t); };
+        std::printf("%s (%s)  %s  %s  %s  [inventory of %s, scan %s]\n", show(hit.device_id).c_str(),
+                    show(hit.hostname).c_str(), show(hit.path).c_str(), show(hit.signature).c_str(),
+                    show(hit.sha256).c_str(), show(hit.collected_at).c_str(), show(hit.scan_id).c_str());
       }
       std::printf("%zu matching files; %llu SHA-256 signatures checked, %llu MD5/SHA-1 signatures not checkable "
                   "(inventories hold SHA-256)\n",

@@ -65,10 +65,13 @@ std::string Csv(std::string_view s) {
   return out + "\"";
 }
 
+// A member of a record from the key, for the terminal: control characters written by a
+// hostile device (a file name with ESC sequences) become \xNN and cannot move the cursor or
+// recolour a verdict.
 std::string Str(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
+  return scan::EscapeControls(it->is_string() ? it->get<std::string>() : it->dump());
 }
 
 // The journal, checked, or nullopt after printing why it cannot be read.
@@ -298,7 +301,7 @@ int RunQuarantineRestore(const std::string& root, const std::string& id, const s
   auto k = key::OpenKey(root);
   if (!k) return Error(k.error());
   key::Quarantine q(platform::Env::Default(), JoinPath(root, "quarantine"));
-  auto target = q.Restore(id, to);
+  auto target = q.Restore(id, to, key::DeviceId("/"));
   if (!target) return Error(target.error());
   JournalAction(*k, {{"path", scan::EscapeName(*target, false)}, {"action", "restore"}, {"result", "done"},
                      {"quarantine_id", id}, {"reason", ""}});
@@ -314,7 +317,7 @@ int RunQuarantinePurge(const std::string& root, const std::string& id) {
   if (!item) return Error(item.error());
   Status s = q.Purge(id);
   if (!s.ok()) return Error(s.message());
-  JournalAction(*k, {{"path", Str(item->record, "original_path")}, {"action", "purge"}, {"result", "done"},
+  JournalAction(*k, {{"path", item->record.value("original_path", "")}, {"action", "purge"}, {"result", "done"},
                      {"quarantine_id", id}, {"reason", ""}});
   std::printf("purged %s\n", id.c_str());
   return 0;

@@ -2,9 +2,11 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -117,18 +119,34 @@ Result<Console::AddedGeneration> Console::AddSignatures(const std::vector<std::s
   if (out.files.empty()) return Fail("no signature files given");
   // Compiled once here exactly as the scanner will (built-ins included), so a set that
   // will not load never reaches a key.
+  // The compiled patterns are shipped in the generation (a read-only cache on the key).
+  std::string compile_dir = JoinPath(home_, fmt::format(".compile-{}", ::getpid()));
+  std::filesystem::remove_all(compile_dir);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{compile_dir};
+  Status s = platform::MakeDirs(compile_dir, 0700);
   engine::DatabaseBuilder builder;
-  Status s = engine::AddBuiltinSignatures(&builder);
+  builder.SetCacheDirectory(compile_dir);
+  if (s.ok()) s = engine::AddBuiltinSignatures(&builder);
   for (const auto& f : out.files) {
     if (s.ok()) s = builder.AddPath(f);
   }
   if (!s.ok()) return Fail("not added: " + s.message());
   auto db = builder.Build();
   if (!db) return Fail("not added, the signatures do not load: " + db.error());
+  std::vector<std::string> with_compiled = out.files;
+  for (const auto& n : ListDir(compile_dir)) {
+    if (n.ends_with(".avkc")) with_compiled.push_back(JoinPath(compile_dir, n));
+  }
   const engine::LoadReport& r = (*db)->report();
   out.signatures = r.total();
   for (const auto& p : r.problems) out.problems.push_back(fmt::format("{}:{}: {}", p.file, p.line, p.reason));
-  auto n = key::BuildGeneration(env_, JoinPath(home_, "signatures"), *signer_, out.files, created, 0);
+  auto n = key::BuildGeneration(env_, JoinPath(home_, "signatures"), *signer_, with_compiled, created, 0);
   if (!n) return Fail(n.error());
   out.generation = *n;
   s = db_->Exec("INSERT INTO generations (generation, created, added, files, signatures, identity) "
@@ -276,10 +294,13 @@ Result<Console::SyncSummary> Console::SyncKey(const std::string& dir) {
       sum.actions++;
     } else if (r.type == "scan_finished") {
       const auto c = p.value("counts", nlohmann::json::object());
+      // Only the scan this key started on this device, and only once: a record forged with
+      // another scan's id (anyone holding the key can MAC records) cannot rewrite a verdict.
       s = db_->Exec("UPDATE scans SET finished = ?1, verdict = ?2, reason = ?3, exit_status = ?4, files = ?5, "
-                    "detections = ?6, incomplete = ?7 WHERE scan_id = ?8",
+                    "detections = ?6, incomplete = ?7 WHERE scan_id = ?8 AND key_id = ?9 AND device_id = ?10 "
+                    "AND finished IS NULL",
                     {r.time, Str(p, "verdict"), Str(p, "reason"), Int(p, "exit_status"), Int(c, "files"),
-                     Int(c, "detections"), Int(c, "incomplete"), r.scan});
+                     Int(c, "detections"), Int(c, "incomplete"), r.scan, r.key, r.device});
     }
     if (!s.ok()) return fail(s);
   }
@@ -348,8 +369,7 @@ Result<Console::SyncSummary> Console::SyncKey(const std::string& dir) {
   // Push: newest signatures, the policy, the scanner. After the import is committed: a
   // failed push never loses journal records.
   std::string gen = NewestGeneration();
-  auto key_gens = key::ListGenerations(dir);
-  int newest = key_gens.empty() ? 0 : key_gens.back();
+  int newest = key::NewestVerifiedGeneration(*k);
   auto pos = gen.find_last_of('-');
   if (!gen.empty() && std::atoi(gen.c_str() + pos + 1) > newest) {
     auto n = key::InstallGeneration(env_, *k, gen);

@@ -108,6 +108,7 @@ struct DatabaseBuilder::Impl {
   std::unordered_multimap<std::string, std::string> ignores;
   YaraCompiler yara;
   std::filesystem::path cache_dir;
+  bool cache_read_only = false;
   bool yara_unofficial = false;
   bool built = false;
 
@@ -311,7 +312,13 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
 Status DatabaseBuilder::Impl::LoadText(std::string_view file, std::string_view content, bool official) {
   const std::string ext = LowerExtension(file);
   db->report.files.emplace_back(file);
-  EVP_DigestUpdate(identity.get(), file.data(), file.size());
+  // The identity covers file names without their directory ("main.cvd//main.ndb"): the
+  // same signatures are the same set wherever they are (a console's store, a key), so a
+  // compiled cache built at the console is found on the key.
+  std::string_view outer = file.substr(0, file.find("//"));
+  size_t slash = outer.find_last_of('/');
+  std::string_view name = slash == std::string_view::npos ? file : file.substr(slash + 1);
+  EVP_DigestUpdate(identity.get(), name.data(), name.size());
   EVP_DigestUpdate(identity.get(), "\0", 1);
   EVP_DigestUpdate(identity.get(), content.data(), content.size());
   EVP_DigestUpdate(identity.get(), "\0", 1);
@@ -397,7 +404,10 @@ DatabaseBuilder::~DatabaseBuilder() = default;
 
 const LoadReport& DatabaseBuilder::report() const { return impl_->db->report; }
 
-void DatabaseBuilder::SetCacheDirectory(std::filesystem::path dir) { impl_->cache_dir = std::move(dir); }
+void DatabaseBuilder::SetCacheDirectory(std::filesystem::path dir, bool read_only) {
+  impl_->cache_dir = std::move(dir);
+  impl_->cache_read_only = read_only;
+}
 
 void DatabaseBuilder::SetTextNormalization(bool on) { impl_->db->normalize_text = on; }
 
@@ -534,7 +544,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
         for (const auto& e : escaped) exprs.push_back(e.c_str());
       }
       db.hs_db.reset(hdb);
-      if (!impl_->cache_dir.empty()) {
+      if (!impl_->cache_dir.empty() && !impl_->cache_read_only) {
         Status st = StoreCachedVectorscan(impl_->cache_dir, key, db.identity, db.hs_db.get(), db.hs_ids);
         if (!st.ok()) db.report.problems.push_back({impl_->cache_dir.string(), 0, "cache not written: " + st.message()});
       }

@@ -167,36 +167,77 @@ Result<std::unique_ptr<JournalWriter>> JournalWriter::Open(platform::Env* env, c
   if (st.st_size == 0) return w;
   auto tail = ReadTail(w->fd_, static_cast<uint64_t>(st.st_size), w->path_);
   if (!tail) return Fail(tail.error());
-  if (!tail->last_line.empty()) {
-    auto last = ParseJournalLine(tail->last_line);
-    if (!last) {
-      // Not a record: somebody edited the file. Continue the sequence after the whole
-      // file's last valid record; `journal verify` names the damage.
-      auto check = CheckJournal(w->path_, key.key_id, "");
-      if (!check) return Fail(check.error());
-      if (!check->records.empty()) {
-        w->seq_ = check->records.back().seq;
-        w->prev_hash_ = Sha256Hex(check->records.back().line);
-      }
-    } else {
-      w->seq_ = last->seq;
-      w->prev_hash_ = Sha256Hex(last->line);
+  auto last = tail->last_line.empty() ? Result<JournalRecord>(Fail("none")) : ParseJournalLine(tail->last_line);
+  if (tail->torn.empty() && last) {  // the common case: the file ends with a whole record
+    w->seq_ = last->seq;
+    w->prev_hash_ = Sha256Hex(last->line);
+    return w;
+  }
+  s = w->RepairTail(static_cast<uint64_t>(st.st_size));
+  if (!s.ok()) return Fail(s.message());
+  return w;
+}
+
+Status JournalWriter::RepairTail(uint64_t size) {
+  // Slow path, after a pulled key, a kill or an edit: read the whole file, continue after
+  // its last whole record, and acknowledge every line after that record (their bytes stay
+  // in the file) so that verify can tell a tear from an edit (docs/key-format.md).
+  auto text = platform::ReadFile(path_, kMaxJournalBytes);
+  if (!text) return Status::Error(text.error());
+  std::string_view all = std::string_view(*text).substr(0, std::min<uint64_t>(size, text->size()));
+  struct Line {
+    std::string_view text;
+    uint64_t offset;
+    bool terminated;
+  };
+  std::vector<Line> lines;
+  for (uint64_t pos = 0; pos < all.size();) {
+    size_t nl = all.find('\n', pos);
+    bool terminated = nl != std::string_view::npos;
+    size_t end = terminated ? nl : all.size();
+    lines.push_back({all.substr(pos, end - pos), pos, terminated});
+    pos = terminated ? nl + 1 : all.size();
+  }
+  size_t first_bad = 0;
+  for (size_t i = lines.size(); i-- > 0;) {
+    if (!lines[i].terminated) continue;
+    if (auto r = ParseJournalLine(lines[i].text)) {
+      seq_ = r->seq;
+      prev_hash_ = Sha256Hex(r->line);
+      first_bad = i + 1;
+      break;
     }
   }
-  if (!tail->torn.empty()) {
-    // A record was being written when the key was pulled or avkey killed: acknowledge it
-    // (its bytes stay in the file) so that a later verify can tell a tear from an edit.
-    nlohmann::json payload = {{"offset", tail->torn_offset},
-                              {"length", tail->torn.size()},
-                              {"sha256", Sha256Hex(tail->torn)}};
-    std::string line = w->BuildLine("-", "journal_repair", payload);
-    s = env->Write(w->fd_, "\n" + line + "\n", w->path_);
-    if (s.ok()) s = env->Fsync(w->fd_, w->path_);
-    if (!s.ok()) return Fail(s.message());
-    w->Advance(line);
-    w->repaired_ = true;
+  std::vector<Line> run(lines.begin() + static_cast<std::ptrdiff_t>(first_bad), lines.end());
+  if (run.empty()) return Status::Ok();
+  std::string out = all.empty() || all.back() == '\n' ? "" : "\n";
+  if (run.size() == 1 && !run[0].terminated) {
+    // Everything but the final newline made it: complete the record if it is exactly the
+    // next one (seq, chain and MAC), rather than acknowledging a good record as torn.
+    auto r = ParseJournalLine(run[0].text);
+    if (r && r->seq == seq_ + 1 && r->prev == prev_hash_ && r->key == key_id_ &&
+        SecureEquals(HmacSha256Hex(secret_, MacCovered(r->line)), r->mac)) {
+      Status st = env_->Write(fd_, out, path_);
+      if (st.ok()) st = env_->Fsync(fd_, path_);
+      if (!st.ok()) return st;
+      Advance(r->line);
+      repaired_ = true;
+      return Status::Ok();
+    }
   }
-  return w;
+  std::vector<std::string> repairs;
+  for (const auto& l : run) {
+    nlohmann::json payload = {{"offset", l.offset}, {"length", l.text.size()}, {"sha256", Sha256Hex(l.text)}};
+    std::string line = BuildLine("-", "journal_repair", payload);
+    out += line + "\n";
+    Advance(line);
+  }
+  // One write and one fsync for all of them: a tear here is itself acknowledged next time.
+  Status st = env_->Write(fd_, out, path_);
+  if (st.ok()) st = env_->Fsync(fd_, path_);
+  if (!st.ok()) return st;
+  repaired_ = true;
+  return Status::Ok();
 }
 
 JournalWriter::~JournalWriter() {
@@ -260,6 +301,20 @@ JournalCheck CheckJournalText(std::string_view all, const std::string& key_id, c
     lines.push_back({all.substr(pos, end - pos), pos, number, terminated});
     pos = terminated ? nl + 1 : all.size();
   }
+  // Every journal_repair, by line index, for acknowledging tears.
+  struct Repair {
+    uint64_t offset, length;
+    std::string sha256;
+  };
+  std::vector<std::pair<size_t, Repair>> repairs;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!lines[i].terminated || lines[i].text.find("\"type\":\"journal_repair\"") == std::string_view::npos) continue;
+    auto r = ParseJournalLine(lines[i].text);
+    if (r && r->type == "journal_repair" && r->key == key_id) {
+      repairs.push_back({i, {r->payload.value("offset", uint64_t{0}), r->payload.value("length", uint64_t{0}),
+                             r->payload.value("sha256", "")}});
+    }
+  }
   std::string expected_prev = JournalGenesis(key_id);
   uint64_t expected_seq = 1;
   bool prev_bad_mac = false;
@@ -270,20 +325,17 @@ JournalCheck CheckJournalText(std::string_view all, const std::string& key_id, c
     auto problem = [&](uint64_t seq, std::string kind, std::string detail) {
       c.problems.push_back({l.number, seq, std::move(kind), std::move(detail)});
     };
-    auto r = ParseJournalLine(l.text);
+    auto r = l.terminated ? ParseJournalLine(l.text) : Result<JournalRecord>(Fail("unterminated"));
     if (!r) {
-      // A tear is acknowledged by the very next record, a journal_repair naming its bytes.
+      // A tear is acknowledged by a later journal_repair naming its offset, length and hash.
       bool acknowledged = false;
-      if (i + 1 < lines.size()) {
-        auto next = ParseJournalLine(lines[i + 1].text);
-        acknowledged = next && next->type == "journal_repair" &&
-                       next->payload.value("offset", uint64_t{0}) == l.offset &&
-                       next->payload.value("length", uint64_t{0}) == l.text.size() &&
-                       next->payload.value("sha256", "") == Sha256Hex(l.text);
+      for (const auto& [at, rep] : repairs) {
+        acknowledged = acknowledged || (at > i && rep.offset == l.offset && rep.length == l.text.size() &&
+                                        rep.sha256 == Sha256Hex(l.text));
       }
       if (acknowledged) {
         c.notes.push_back(fmt::format("line {}: torn record ({} bytes, a key pulled or avkey killed while "
-                                      "writing), acknowledged by the next record",
+                                      "writing), acknowledged by a later record",
                                       l.number, l.text.size()));
       } else if (!l.terminated) {
         problem(0, "torn-tail",

@@ -172,6 +172,47 @@ TEST_F(JournalTest, TruncatedTailIsNamedThenAcknowledged) {
   EXPECT_NE(ReadAll(path_).find(text.substr(0, text.size() - 40)), std::string::npos) << "torn bytes kept";
 }
 
+// The writer's own interrupted repairs (found in review): each must end in an intact
+// journal after the next writer, never in a permanent "malformed".
+TEST_F(JournalTest, RepairWhoseRecordNeverLandedIsRepairedAgain) {
+  Write(2);
+  std::string text = ReadAll(path_);
+  // A torn record, then only the repair's leading newline made it.
+  WriteFile(path_, text + "{\"seq\":3,\"time\"" + "\n");
+  Write(1);
+  JournalCheck c = Check();
+  EXPECT_TRUE(c.problems.empty()) << c.problems[0].kind << ": " << c.problems[0].detail;
+  EXPECT_EQ(c.notes.size(), 1u);
+}
+
+TEST_F(JournalTest, TornRepairIsAcknowledgedWithTheTearItWasFor) {
+  Write(2);
+  std::string text = ReadAll(path_);
+  WriteFile(path_, text + "{\"seq\":3,\"ti" + "\n" + "{\"seq\":3,\"time\":\"2026");  // tear, torn repair
+  Write(1);
+  JournalCheck c = Check();
+  EXPECT_TRUE(c.problems.empty()) << c.problems[0].kind << ": " << c.problems[0].detail;
+  EXPECT_EQ(c.notes.size(), 2u);
+  EXPECT_EQ(c.records.back().seq, 5u);  // 2 records, 2 repairs, then the new one
+}
+
+TEST_F(JournalTest, RecordMissingOnlyItsNewlineIsCompletedNotCalledTorn) {
+  Write(3);
+  std::string text = ReadAll(path_);
+  WriteFile(path_, text.substr(0, text.size() - 1));
+  JournalCheck before = Check();
+  ASSERT_EQ(before.problems.size(), 1u);
+  EXPECT_EQ(before.problems[0].kind, "torn-tail") << "an unterminated record is not yet a record";
+  EXPECT_EQ(before.records.size(), 2u);
+  Write(1);
+  JournalCheck c = Check();
+  EXPECT_TRUE(c.problems.empty()) << c.problems[0].kind << ": " << c.problems[0].detail;
+  EXPECT_TRUE(c.notes.empty());
+  ASSERT_EQ(c.records.size(), 4u);
+  EXPECT_EQ(c.records[2].seq, 3u);
+  EXPECT_EQ(c.records[3].seq, 4u);
+}
+
 TEST_F(JournalTest, TruncationAtARecordBoundaryIsOnlyVisibleToTheConsole) {
   // Documented limit (docs/key-format.md): cutting whole records off the end leaves a
   // valid journal; the console detects it against the last seq it imported.

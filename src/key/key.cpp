@@ -1,6 +1,7 @@
 #include "avkey/key/key.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,16 +78,27 @@ Result<SignerFiles> SignerForKey(platform::Env* env, const KeyInfo& key, const s
   return signer;
 }
 
+// Removes a generation directory and the files in it, never following a symlink: the key
+// may have been rewritten by a hostile device (gen-1 -> the console's home must not empty
+// the console's home). A symlink is removed itself.
 Status RemoveTree(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return Status::Error(dir + ": cannot open");
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) != 0) return Status::Ok();
+  if (!S_ISDIR(st.st_mode)) return ::unlink(dir.c_str()) == 0 ? Status::Ok() : Status::Error(dir + ": cannot remove");
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Status::Error(dir + ": cannot open");
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return Status::Error(dir + ": cannot open");
+  }
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
     if (n != "." && n != "..") names.push_back(n);
   }
+  for (const auto& n : names) ::unlinkat(fd, n.c_str(), 0);  // a subdirectory stays: rmdir then fails
   ::closedir(d);
-  for (const auto& n : names) ::unlink(JoinPath(dir, n).c_str());
   if (::rmdir(dir.c_str()) != 0) return Status::Error(dir + ": cannot remove");
   return Status::Ok();
 }
@@ -243,6 +255,9 @@ Result<int> StageGeneration(platform::Env* env, const std::string& sigdir, int n
   } cleanup{gdir};
   s = fill(gdir);
   if (s.ok()) s = env->FsyncDir(gdir);
+  // Whatever holds the name gen-N is not a valid generation N (a damaged or planted one, a
+  // symlink): it is replaced, and a symlink is removed, never followed.
+  if (s.ok()) (void)RemoveTree(final_dir);
   if (s.ok()) s = env->Rename(gdir, final_dir);
   if (s.ok()) {
     cleanup.armed = false;
@@ -251,8 +266,14 @@ Result<int> StageGeneration(platform::Env* env, const std::string& sigdir, int n
   if (s.ok()) s = platform::WriteFileDurably(env, JoinPath(sigdir, "current"), fmt::format("gen-{}\n", n));
   if (!s.ok()) return Fail(s.message());
   if (keep > 0) {
-    for (int g : gens) {
-      if (g <= n - keep) (void)RemoveTree(JoinPath(sigdir, fmt::format("gen-{}", g)));
+    // Keep the newest `keep` generations present (the new one and its predecessors),
+    // whatever their numbers: a key that skipped generations still keeps a fallback.
+    std::vector<int> all = gens;
+    all.push_back(n);
+    std::sort(all.rbegin(), all.rend());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    for (size_t k = static_cast<size_t>(keep); k < all.size(); ++k) {
+      (void)RemoveTree(JoinPath(sigdir, fmt::format("gen-{}", all[k])));
     }
   }
   return n;
@@ -309,15 +330,15 @@ Result<int> InstallGeneration(platform::Env* env, const KeyInfo& key, const std:
   auto src = VerifyGenerationDir(key.console_public_key, source_dir, n);
   if (!src) return Fail("not installed: " + src.error());
   std::string sigdir = JoinPath(key.root, "signatures");
-  std::vector<int> gens = ListGenerations(key.root);
-  if (!gens.empty() && gens.back() >= n) {
+  int newest = NewestVerifiedGeneration(key);
+  if (newest >= n) {
     return Fail(fmt::format("not installed: the key already has gen-{} (an older or equal generation is never "
                             "installed over a newer one)",
-                            gens.back()));
+                            newest));
   }
   auto fill = [&](const std::string& gdir) -> Status {
     std::vector<std::string> names = {"manifest.json", "manifest.sig"};
-    for (const auto& f : src->files) names.push_back(f.substr(f.find_last_of('/') + 1));
+    names.insert(names.end(), src->listed.begin(), src->listed.end());
     for (const auto& name : names) {
       auto content = platform::ReadFile(JoinPath(source_dir, name), 4ull << 30);
       if (!content) return Status::Error(content.error());
@@ -334,6 +355,14 @@ Status WriteSignature(platform::Env* env, const std::string& path, const Signing
   auto sig = k.Sign(domain, content);
   if (!sig) return Status::Error(sig.error());
   return platform::WriteFileDurably(env, path, Base64Encode(*sig) + "\n");
+}
+
+int NewestVerifiedGeneration(const KeyInfo& key) {
+  std::vector<int> gens = ListGenerations(key.root);
+  for (auto it = gens.rbegin(); it != gens.rend(); ++it) {
+    if (VerifyGeneration(key, *it)) return *it;
+  }
+  return 0;
 }
 
 Result<int> PublishGeneration(platform::Env* env, const std::string& root, const std::string& signer_dir,

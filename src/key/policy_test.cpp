@@ -263,6 +263,29 @@ TEST_F(StoreTest, ConsoleGenerationInstallsUnchangedNeverBackwards) {
   EXPECT_EQ(ListGenerations(key_.root), std::vector<int>{2});
 }
 
+TEST_F(StoreTest, PruningNeverFollowsASymlinkAndKeepsAFallback) {
+  // A hostile device made gen-1 a symlink to a directory of the console's machine.
+  WriteFile(dir_ / "victim/precious", "keep me");
+  std::filesystem::create_directories(key_.root + "/signatures");
+  std::filesystem::create_directory_symlink(dir_ / "victim", key_.root + "/signatures/gen-1");
+  EXPECT_TRUE(ListGenerations(key_.root).empty()) << "a symlink is never a generation";
+  EXPECT_EQ(Publish(), 1);  // the symlink named gen-1 is replaced, its target untouched
+  EXPECT_EQ(ReadAll(dir_ / "victim/precious"), "keep me");
+  // Generations 1, then 5 (numbers skipped): both kept, 5 has its fallback.
+  auto signer = LoadSigner(platform::Env::Default(), dir_ / "signer", "", false);
+  std::string store = dir_ / "console/signatures";
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(BuildGeneration(platform::Env::Default(), store, *signer, {dir_ / "in/a.ndb"},
+                                std::chrono::system_clock::now(), 0).has_value());
+  }
+  ASSERT_TRUE(InstallGeneration(platform::Env::Default(), key_, store + "/gen-5").has_value());
+  EXPECT_EQ(ListGenerations(key_.root), (std::vector<int>{1, 5}));
+  EXPECT_EQ(ReadAll(dir_ / "victim/precious"), "keep me");
+  // A planted, unverifiable higher-numbered directory does not block the next install.
+  std::filesystem::create_directories(key_.root + "/signatures/gen-99");
+  EXPECT_EQ(NewestVerifiedGeneration(key_), 5);
+}
+
 TEST(KeyTime, RoundTripsAndRejectsJunk) {
   auto t = ParseTime("2026-11-29T04:25:44.123Z");
   ASSERT_TRUE(t.has_value());

@@ -228,7 +228,14 @@ Result<std::string> Quarantine::Put(const std::string& path, const QuarantineCon
     ::unlink(bin.c_str());
     return Fail(s.message());
   }
-  // 4. Only now the original.
+  // 4. Only now the original, and only if the name still is the file that was copied (an
+  // updater may have replaced it meanwhile: that file was not copied, so it stays).
+  struct stat now;
+  if (::lstat(path.c_str(), &now) != 0 || now.st_dev != before.st_dev || now.st_ino != before.st_ino) {
+    ::unlink(meta_path.c_str());
+    ::unlink(bin.c_str());
+    return Fail(path + ": replaced while it was being quarantined; the new file is left in place");
+  }
   s = env_->Unlink(path);
   if (!s.ok()) {
     // The copy is good but the threat is still on the device (read-only file system,
@@ -285,11 +292,23 @@ std::vector<QuarantineItem> Quarantine::List(std::vector<std::string>* problems)
   return out;
 }
 
-Result<std::string> Quarantine::Restore(const std::string& id, const std::string& to) {
+Result<std::string> Quarantine::Restore(const std::string& id, const std::string& to, const std::string& device_id) {
   auto item = Get(id);
   if (!item) return Fail(item.error());
   const auto& rec = item->record;
-  std::string target = to.empty() ? Unescape(rec.at("original_path").get<std::string>()) : to;
+  // The record is on the key, unsigned: a hostile device may have written it. Restore only
+  // to an absolute path, by default only on the device it came from, never with
+  // set-user-ID, set-group-ID or sticky bits.
+  std::string original = Unescape(rec.at("original_path").get<std::string>());
+  if (to.empty()) {
+    if (original.empty() || original[0] != '/') return Fail(id + ": the original path is not absolute; use --to PATH");
+    if (!device_id.empty() && rec.value("device", "") != device_id) {
+      return Fail(fmt::format("{} was quarantined on device {}, not this one ({}): restore it there, or choose "
+                              "the place with --to PATH",
+                              id, rec.value("device", "?"), device_id));
+    }
+  }
+  std::string target = to.empty() ? original : to;
   struct stat st;
   if (::lstat(target.c_str(), &st) == 0) return Fail(target + ": exists; not overwritten (use --to PATH)");
   std::string dir = platform::DirName(target);
@@ -304,7 +323,7 @@ Result<std::string> Quarantine::Restore(const std::string& id, const std::string
   }
   if (s.ok()) s = env_->Fsync(*out, tmp);
   if (s.ok()) {
-    mode_t mode = static_cast<mode_t>(std::stoul(rec.value("mode", std::string("0600")), nullptr, 8)) & 07777;
+    mode_t mode = static_cast<mode_t>(std::strtoul(rec.value("mode", std::string("0600")).c_str(), nullptr, 8)) & 0777;
     if (::geteuid() == 0 && ::fchown(*out, rec.value("uid", 0u), rec.value("gid", 0u)) != 0) {
       s = Errno("chown", tmp);
     }

@@ -98,6 +98,27 @@ TEST_F(QuarantineTest, RestoreNeverOverwritesAndCanGoElsewhere) {
   EXPECT_EQ(ReadAll(dir_ / "restored.exe"), "payload");
 }
 
+TEST_F(QuarantineTest, RestoreDoesNotTrustTheRecord) {
+  std::string p = Original("tool", "payload", 06755);
+  auto id = q_.Put(p, ctx_);  // ctx_.device is "D-1"
+  ASSERT_TRUE(id.has_value());
+  auto other = q_.Restore(*id, "", "D-2");
+  ASSERT_FALSE(other.has_value());
+  EXPECT_NE(other.error().find("quarantined on device D-1"), std::string::npos) << other.error();
+  auto back = q_.Restore(*id, "", "D-1");
+  ASSERT_TRUE(back.has_value()) << back.error();
+  struct stat st;
+  ASSERT_EQ(::stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u) << "setuid/setgid never restored";
+  // A record rewritten on the key to point somewhere relative is refused.
+  std::string jpath = dir_ / ("key/quarantine/" + *id + ".json");
+  auto rec = nlohmann::json::parse(ReadAll(jpath));
+  rec["original_path"] = "relative/evil";
+  rec["state"] = "quarantined";
+  WriteFile(jpath, rec.dump());
+  EXPECT_FALSE(q_.Restore(*id, "", "D-1").has_value());
+}
+
 TEST_F(QuarantineTest, DamagedCopyIsNotRestored) {
   auto id = q_.Put(Original("a.exe", Content(1000)), ctx_);
   ASSERT_TRUE(id.has_value());

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -81,7 +82,7 @@ std::vector<std::string> AutoTargets(const std::string& mounts, const std::strin
       "fuse.sshfs", "afs", "ncpfs", "fuse.gvfsd-fuse", "fuse.portal", "fuse.lxcfs"};
   std::vector<std::string> out;
   std::set<dev_t> seen;
-  if (key_dev) seen.insert(key_dev);
+  if (key_dev) seen.insert(key_dev);  // the key's own file system (the USB stick)
   std::istringstream in(mounts);
   std::string line;
   while (std::getline(in, line)) {
@@ -91,9 +92,13 @@ std::vector<std::string> AutoTargets(const std::string& mounts, const std::strin
     source = UnescapeMount(source);
     target = UnescapeMount(target);
     if (kSkip.count(type) || target.empty() || target[0] != '/') continue;
-    if (Removable(source, sys_root)) continue;
+    // The root file system is always scanned, even from removable media (appliances that
+    // boot from flash) or when the key is a directory on it (the key is excluded by path).
+    const bool root = target == "/";
+    if (!root && Removable(source, sys_root)) continue;
     dev_t dev = 0;
-    if (!dev_of(target, &dev) || seen.count(dev)) continue;
+    if (!dev_of(target, &dev)) continue;
+    if (!root && seen.count(dev)) continue;
     seen.insert(dev);
     out.push_back(target);
   }
@@ -180,7 +185,7 @@ void KeySession::JournalOrNote(const std::string& type, const nlohmann::json& pa
   if (!st.ok() && journal_errors_.size() < 5) journal_errors_.push_back(st.message());
 }
 
-Status KeySession::Start(const std::string& db_identity, uint64_t signatures) {
+Status KeySession::Start(const std::string& db_identity, uint64_t signatures, const std::string& cache_state) {
   if (refusal_.empty()) targets_ = ResolveTargets();
   nlohmann::json t = nlohmann::json::array();
   for (const auto& p : targets_) t.push_back(scan::EscapeName(p, false));
@@ -191,7 +196,7 @@ Status KeySession::Start(const std::string& db_identity, uint64_t signatures) {
       {"action", ActionName(policy().action)},
       {"signatures",
        {{"generation", generation_.number}, {"created", generation_.created_text}, {"identity", db_identity},
-        {"count", signatures}}},
+        {"count", signatures}, {"compiled", cache_state}}},
       {"program", std::string("avkey ") + AVKEY_VERSION},
       {"operator", {{"asset_tag", scan::EscapeName(options_.asset_tag, false)}}},
       {"hostname", scan::EscapeName(hostname_, false)},
@@ -203,7 +208,16 @@ Status KeySession::Start(const std::string& db_identity, uint64_t signatures) {
 }
 
 std::vector<std::string> KeySession::ResolveTargets() {
-  if (!options_.paths.empty()) return options_.paths;
+  if (!options_.paths.empty()) {
+    // Absolute, so that the journal and quarantine records name the file wherever they
+    // are read (a relative path restores relative to wherever restore runs).
+    std::vector<std::string> out;
+    char cwd[PATH_MAX];
+    for (const auto& p : options_.paths) {
+      out.push_back(!p.empty() && p[0] != '/' && ::getcwd(cwd, sizeof cwd) ? JoinPath(cwd, p) : p);
+    }
+    return out;
+  }
   std::vector<std::string> out;
   for (const auto& t : policy().targets) {
     if (t != "auto") {
@@ -267,11 +281,19 @@ void KeySession::Act(const scan::DetectionRecord& d) {
                 true);
   const Policy& p = policy();
   if (p.action == Action::kReport || outcomes_.count(d.path)) return;
+  if (!journal_errors_.empty()) {
+    // Nothing is removed that cannot be recorded.
+    outcomes_[d.path] = {"failed", "not done: the journal cannot be written (" + journal_errors_.front() + ")"};
+    return;
+  }
   Outcome o;
   std::string qid;
+  // The file must still be what was scanned (its hash is the file's own when the match
+  // was not inside a member).
+  const std::string expected = d.members.empty() ? d.sha256 : "";
   if (p.action == Action::kQuarantine || p.keep_copy) {
     QuarantineContext ctx{d.signature, device_id_, hostname_, scan_id_, key_.key_id};
-    auto id = quarantine_->Put(d.path, ctx);
+    auto id = quarantine_->Put(d.path, ctx, expected);
     if (id) {
       qid = *id;
       o = {p.action == Action::kQuarantine ? "quarantined" : "removed", *id};
@@ -279,7 +301,7 @@ void KeySession::Act(const scan::DetectionRecord& d) {
       o = {"failed", id.error()};
     }
   } else {
-    Status s = RemoveFile(env_, d.path, "");
+    Status s = RemoveFile(env_, d.path, expected);
     o = s.ok() ? Outcome{"removed", ""} : Outcome{"failed", s.message()};
   }
   outcomes_[d.path] = o;

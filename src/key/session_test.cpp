@@ -40,6 +40,18 @@ TEST(AutoTargets, LocalFixedFileSystemsOncePerDeviceNotTheKey) {
   EXPECT_EQ(t, (std::vector<std::string>{"/", "/dev/shm", "/data", "/mnt/with space"}));
 }
 
+TEST(AutoTargets, RootIsAlwaysScanned) {
+  testing::TempDir sys;
+  testing::WriteFile(sys / "sys/block/sda/removable", "1\n");  // an appliance booting from flash
+  auto dev_of = [](const std::string& p, dev_t* d) {
+    *d = p == "/" ? 1 : 2;
+    return true;
+  };
+  // The key is a directory on the root file system (dev 1): / is still scanned.
+  auto t = AutoTargets("/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /media/k vfat rw 0 0\n", sys.path(), 1, dev_of);
+  EXPECT_EQ(t, (std::vector<std::string>{"/", "/media/k"}));
+}
+
 TEST(AutoTargets, UnreachableMountPointsAreSkipped) {
   auto none = [](const std::string&, dev_t*) { return false; };
   EXPECT_TRUE(AutoTargets("/dev/sda1 / ext4 rw 0 0\n", "/nonexistent", 0, none).empty());

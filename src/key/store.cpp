@@ -1,6 +1,8 @@
 #include "avkey/key/store.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -40,7 +42,12 @@ std::vector<int> ListGenerationsIn(const std::string& sigdir) {
   DIR* d = ::opendir(sigdir.c_str());
   if (!d) return out;
   while (dirent* e = ::readdir(d)) {
-    if (int n = GenerationNumber(e->d_name); n > 0) out.push_back(n);
+    struct stat st;
+    int n = GenerationNumber(e->d_name);
+    // Real directories only: a symlink named gen-N is never a generation.
+    if (n > 0 && ::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+      out.push_back(n);
+    }
   }
   ::closedir(d);
   std::sort(out.begin(), out.end());
@@ -89,7 +96,13 @@ Result<Generation> VerifyGenerationDir(const std::string& public_key, const std:
       if (content->size() != f.at("size").get<uint64_t>() || Sha256Hex(*content) != f.at("sha256").get<std::string>()) {
         return Fail(fmt::format("gen-{}: {} does not match its manifest (damaged or changed)", number, name));
       }
-      g.files.push_back(path);
+      g.listed.push_back(name);
+      // The console's compiled patterns: verified like the rest, used as a read-only cache.
+      if (name.ends_with(".avkc")) {
+        g.compiled = true;
+      } else {
+        g.files.push_back(path);
+      }
     }
   } catch (const nlohmann::json::exception& e) {
     return Fail(fmt::format("gen-{}: manifest: {}", number, e.what()));

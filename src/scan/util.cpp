@@ -42,12 +42,16 @@ std::string VerdictReason(const ScanReport& report) {
   const uint64_t removed = static_cast<uint64_t>(
       std::count_if(report.detections.begin(), report.detections.end(),
                     [](const DetectionRecord& d) { return d.resolved(); }));
+  // A threat found outranks an incomplete scan in the colour, never in the words.
+  const std::string also =
+      report.incomplete.empty() ? "" : fmt::format("; also {} not checked", plural(report.incomplete.size(), "item", "items"));
   switch (report.verdict()) {
     case Verdict::kBlue: return "scan complete, nothing found";
-    case Verdict::kGreen: return fmt::format("{} found, all quarantined or removed", plural(found, "threat", "threats"));
+    case Verdict::kGreen:
+      return fmt::format("{} found, all quarantined or removed{}", plural(found, "threat", "threats"), also);
     case Verdict::kRed:
-      return fmt::format("{} {} on this device: call IT security", plural(found - removed, "threat", "threats"),
-                         found - removed == 1 ? "remains" : "remain");
+      return fmt::format("{} {} on this device: call IT security{}", plural(found - removed, "threat", "threats"),
+                         found - removed == 1 ? "remains" : "remain", also);
     case Verdict::kAmber: break;
   }
   // Incomplete: name each cause once, with its count, in a stable order.
@@ -62,6 +66,20 @@ std::string VerdictReason(const ScanReport& report) {
     first = false;
   }
   if (first) out += " interrupted";
+  return out;
+}
+
+std::string EscapeControls(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    unsigned char b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f) {
+      out += fmt::format("\\x{:02X}", b);
+    } else {
+      out.push_back(c);
+    }
+  }
   return out;
 }
 

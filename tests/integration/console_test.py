@@ -87,6 +87,10 @@ def console_end_to_end(d):
     rc2, out2 = scan_device(d, f"{d}/dev2", m2, [("tool", tool, 0o755), ("notes.txt", b"clean", 0o644)])
     expect(rc2 == 0, f"device 2: exit {rc2}, expected 0 (BLUE)", out2)
     expect(not os.path.exists(f"{d}/dev1/data/a.com"), "device 1: threat left in place")
+    # The generation ships the console's compiled patterns: the devices did not compile.
+    with open(f"{d}/key/journal/journal.jsonl") as f:
+        started = [json.loads(x)["payload"] for x in f if '"type":"scan_started"' in x]
+    expect(all(p["signatures"]["compiled"] == "hit" for p in started), f"compiled patterns not used: {started}")
 
     rc, out, _ = console(d, "key", "sync", f"{d}/key")
     expect("2 scans" in out and "2 devices" in out and "2 inventories" in out, "first sync", out)

@@ -91,7 +91,10 @@ class DatabaseBuilder {
   // sources and the library versions, so the next Build() with the same signatures
   // skips compilation. A cache file that is corrupt, from another version or for
   // another CPU is detected, ignored and replaced; it is never trusted unchecked.
-  void SetCacheDirectory(std::filesystem::path dir);
+  // With `read_only`, a cache file is used when it matches but never written (a signed
+  // generation on a key ships the console's compiled patterns; the scanner must not add
+  // files there).
+  void SetCacheDirectory(std::filesystem::path dir, bool read_only = false);
 
   // Whether text layers are also matched in ClamAV's normalised form (lower case,
   // whitespace runs as one space): on by default, as clamscan's --normalize=yes.
@@ -112,7 +115,8 @@ class Database {
  public:
   ~Database();
   const LoadReport& report() const;
-  // Hex SHA-256 over the names and contents of every source, in load order.
+  // Hex SHA-256 over the base names and contents of every source, in load order: the
+  // same set of signatures has the same identity wherever its files are.
   const std::string& identity() const;
 
   struct Impl;

@@ -51,6 +51,7 @@ class JournalWriter {
   JournalWriter() = default;
   std::string BuildLine(const std::string& scan_id, const std::string& type, const nlohmann::json& payload) const;
   void Advance(const std::string& line);
+  Status RepairTail(uint64_t size);
   platform::Env* env_ = nullptr;
   std::string path_;
   int fd_ = -1;

@@ -74,6 +74,9 @@ Result<int> BuildGeneration(platform::Env* env, const std::string& sigdir, const
 // not newer than what the key holds. Switches `current`; keeps the two newest.
 Result<int> InstallGeneration(platform::Env* env, const KeyInfo& key, const std::string& source_dir);
 
+// The number of the newest generation on the key that verifies; 0 when none does.
+int NewestVerifiedGeneration(const KeyInfo& key);
+
 // Copies `files` (ClamAV databases, YARA rules) into a new generation, writes its manifest,
 // signs it, and switches `current` to it. `created` is the signatures' date (their age is
 // measured from it). Keeps the two newest generations. Returns the new generation number.

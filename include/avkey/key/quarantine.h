@@ -32,9 +32,11 @@ class Quarantine {
   // file's content: a file that changed since it was scanned is not touched.
   Result<std::string> Put(const std::string& path, const QuarantineContext& ctx,
                           const std::string& expected_sha256 = "");
-  // Restores byte-identical content, mode and times (owner when root) to the original
-  // path or `to`. Never overwrites an existing file.
-  Result<std::string> Restore(const std::string& id, const std::string& to = "");
+  // Restores byte-identical content, permission bits and times (owner when root) to the
+  // original path or `to`. Never overwrites an existing file, never restores setuid,
+  // setgid or sticky bits. Without `to`, refuses an item whose device is not `device_id`
+  // (when given) or whose original path is not absolute.
+  Result<std::string> Restore(const std::string& id, const std::string& to = "", const std::string& device_id = "");
   // Deletes the item for good.
   Status Purge(const std::string& id);
   // Removes what an interrupted Put() or Purge() left: temporary files, and copies

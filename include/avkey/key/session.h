@@ -49,6 +49,8 @@ class KeySession {
   const std::string& device_id() const { return device_id_; }
   // The generation's signature files, for engine::DatabaseBuilder::AddPath().
   const std::vector<std::string>& db_paths() const { return generation_.files; }
+  // The generation's directory when it ships compiled patterns (a read-only cache), else "".
+  std::string compiled_cache_dir() const { return generation_.compiled ? generation_.dir : ""; }
 
   void SetAssetTag(std::string tag) { options_.asset_tag = std::move(tag); }
   // Refuses the scan after Open() (e.g. the signatures would not load); before Start().
@@ -56,7 +58,7 @@ class KeySession {
 
   // Resolves the targets ("auto": the mount table), journals scan_started (fsynced).
   // New warnings() may appear (a missing mount table).
-  Status Start(const std::string& db_identity, uint64_t signatures);
+  Status Start(const std::string& db_identity, uint64_t signatures, const std::string& cache_state = "");
   scan::ScanOptions MakeScanOptions() const;
   // The sink to give RunScan: journals and acts, then forwards to `inner` (may be null).
   scan::ProgressSink* Sink(scan::ProgressSink* inner);

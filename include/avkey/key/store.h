@@ -16,7 +16,9 @@ struct Generation {
   std::string dir;                                // KEY/signatures/gen-N
   std::chrono::system_clock::time_point created;
   std::string created_text;                       // as in the manifest
-  std::vector<std::string> files;                 // absolute paths of the listed files
+  std::vector<std::string> files;                 // the listed signature files (absolute paths)
+  bool compiled = false;                          // the manifest lists a compiled-pattern cache (*.avkc)
+  std::vector<std::string> listed;                // every file name the manifest lists
 };
 
 // Checks one generation: manifest signature, generation number, every file's size and

@@ -142,6 +142,10 @@ Result<uint64_t> ParseSize(std::string_view text);
 // (terminal output: a hostile file name must not move the cursor or recolour the verdict).
 std::string EscapeName(std::string_view raw, bool escape_controls);
 
+// Only the C0 controls and DEL of already-valid text become "\xNN" (for printing text that
+// was escaped for storage with EscapeName(raw, false)).
+std::string EscapeControls(std::string_view text);
+
 // "path//member//member", each part escaped with EscapeName().
 std::string DisplayPath(const std::string& path, const std::vector<std::string>& members,
                         bool escape_controls);
