@@ -320,6 +320,16 @@ Result<Console::SyncSummary> Console::SyncKey(const std::string& dir) {
       auto have = db_->Query("SELECT 1 FROM inventories WHERE device_id = ?1 AND scan_id = ?2", {dev, scan_id});
       if (!have) return fail(Status::Error(have.error()));
       if (!have->empty()) continue;
+      // Only an inventory that this key's journal names, for that scan on that device: a
+      // file planted under inventory/ cannot put files on another device's record (hunt).
+      auto named = db_->Query("SELECT 1 FROM journal_records WHERE key_id = ?1 AND type = 'scan_finished' AND "
+                              "scan_id = ?2 AND device_id = ?3 AND payload LIKE ?4",
+                              {k->key_id, scan_id, dev, "%\"inventory\":\"" + dev + "/" + f + "\"%"});
+      if (!named) return fail(Status::Error(named.error()));
+      if (named->empty()) {
+        sum.notes.push_back(fmt::format("inventory/{}/{}: no scan of this key's journal names it; not imported", dev, f));
+        continue;
+      }
       std::string path = JoinPath(JoinPath(inv_root, dev), f);
       auto gz = platform::ReadFile(path, kMaxInventoryBytes);
       auto text = gz ? key::GzipDecompress(*gz, kMaxInventoryBytes) : Result<std::string>(Fail(gz.error()));

@@ -159,8 +159,13 @@ def console_pushes_updates(d):
     console(d, "policy", "set", f"{d}/p.toml")
     with open(f"{d}/key/bin/linux-x86_64/avkey", "ab") as f:
         f.write(b"tampered")
+    # An inventory no journaled scan names (planted by a device) is not imported.
+    import gzip
+    write(f"{d}/key/inventory/D-000000000000000000000042/S-0000000000000042.json.gz",
+          gzip.compress(b'{"files":[{"path":"/x","sha256":"00"}]}'))
     rc, out, _ = console(d, "key", "sync", f"{d}/key")
     expect("signatures gen-2" in out and "policy updated" in out and "REPLACED" in out, "push", out)
+    expect("no scan of this key's journal names it" in out and "0 inventories" in out, "planted inventory", out)
     expect(open(f"{d}/key/signatures/current").read().strip() == "gen-2", "current not switched")
     rc, out, _ = console(d, "key", "sync", f"{d}/key")
     expect("already current" in out and "unchanged" in out and "matches" in out, "second sync pushed again", out)
