@@ -426,8 +426,9 @@ int main(int argc, char** argv) {
   kinit->add_option("--console-name", init_args.console_name, "Name of the console, recorded in key.json")
       ->capture_default_str();
   kinit->add_option("--policy", init_args.policy_file, "Sign and install this policy (avkey.toml)")->type_name("FILE");
-  kinit->add_option("--signatures", init_args.signatures, "Publish these signature files as generation 1")
-      ->allow_extra_args(false)->type_name("FILE");
+  kinit->add_option("--signatures", init_args.signatures, "Publish these signature files as generation 1 "
+                                                          "(one or more; give DIR first)")
+      ->type_name("FILE");
   kinit->add_option("--created", init_args.created, "Date of the signatures (RFC 3339 UTC); default now")
       ->type_name("TIME");
   std::string signer_dir, policy_file, created;
