@@ -93,6 +93,25 @@ Result<Tail> ReadTail(int fd, uint64_t size, const std::string& path) {
   return t;
 }
 
+// One line of a journal file, '\n' excluded; the last may lack its '\n' (a tear).
+struct JournalLine {
+  std::string_view text;
+  uint64_t offset, number;  // byte offset, 1-based line number
+  bool terminated;
+};
+
+std::vector<JournalLine> SplitJournalLines(std::string_view all) {
+  std::vector<JournalLine> lines;
+  for (uint64_t pos = 0, number = 1; pos < all.size(); ++number) {
+    size_t nl = all.find('\n', pos);
+    bool terminated = nl != std::string_view::npos;
+    size_t end = terminated ? nl : all.size();
+    lines.push_back({all.substr(pos, end - pos), pos, number, terminated});
+    pos = terminated ? nl + 1 : all.size();
+  }
+  return lines;
+}
+
 }  // namespace
 
 std::string JournalPath(const std::string& root) {
@@ -185,19 +204,7 @@ Status JournalWriter::RepairTail(uint64_t size) {
   auto text = platform::ReadFile(path_, kMaxJournalBytes);
   if (!text) return Status::Error(text.error());
   std::string_view all = std::string_view(*text).substr(0, std::min<uint64_t>(size, text->size()));
-  struct Line {
-    std::string_view text;
-    uint64_t offset;
-    bool terminated;
-  };
-  std::vector<Line> lines;
-  for (uint64_t pos = 0; pos < all.size();) {
-    size_t nl = all.find('\n', pos);
-    bool terminated = nl != std::string_view::npos;
-    size_t end = terminated ? nl : all.size();
-    lines.push_back({all.substr(pos, end - pos), pos, terminated});
-    pos = terminated ? nl + 1 : all.size();
-  }
+  std::vector<JournalLine> lines = SplitJournalLines(all);
   size_t first_bad = 0;
   for (size_t i = lines.size(); i-- > 0;) {
     if (!lines[i].terminated) continue;
@@ -208,7 +215,7 @@ Status JournalWriter::RepairTail(uint64_t size) {
       break;
     }
   }
-  std::vector<Line> run(lines.begin() + static_cast<std::ptrdiff_t>(first_bad), lines.end());
+  std::vector<JournalLine> run(lines.begin() + static_cast<std::ptrdiff_t>(first_bad), lines.end());
   if (run.empty()) return Status::Ok();
   std::string out = all.empty() || all.back() == '\n' ? "" : "\n";
   if (run.size() == 1 && !run[0].terminated) {
@@ -288,19 +295,7 @@ Result<JournalCheck> CheckJournal(const std::string& path, const std::string& ke
 
 JournalCheck CheckJournalText(std::string_view all, const std::string& key_id, const std::string& secret) {
   JournalCheck c;
-  struct Line {
-    std::string_view text;
-    uint64_t offset, number;
-    bool terminated;
-  };
-  std::vector<Line> lines;
-  for (uint64_t pos = 0, number = 1; pos < all.size(); ++number) {
-    size_t nl = all.find('\n', pos);
-    bool terminated = nl != std::string_view::npos;
-    size_t end = terminated ? nl : all.size();
-    lines.push_back({all.substr(pos, end - pos), pos, number, terminated});
-    pos = terminated ? nl + 1 : all.size();
-  }
+  std::vector<JournalLine> lines = SplitJournalLines(all);
   // Every journal_repair, by line index, for acknowledging tears.
   struct Repair {
     uint64_t offset, length;
@@ -321,7 +316,7 @@ JournalCheck CheckJournalText(std::string_view all, const std::string& key_id, c
   std::string_view swapped_line;
   uint64_t swapped_seq = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
-    const Line& l = lines[i];
+    const JournalLine& l = lines[i];
     auto problem = [&](uint64_t seq, std::string kind, std::string detail) {
       c.problems.push_back({l.number, seq, std::move(kind), std::move(detail)});
     };
