@@ -20,6 +20,7 @@ import bz2
 import gzip
 import hashlib
 import io
+import json
 import lzma
 import os
 import shutil
@@ -974,7 +975,23 @@ def seeds_inventory_gzip():
             "zeros": gzip_bytes(b"\0" * 60000), "truncated": gzip_bytes(doc)[:-6]}
 
 
+def seeds_quarantine():
+    """A record as Quarantine::Put writes it, NUL, then content (quarantine_fuzz encodes it)."""
+    rec = {"format": "avkey-quarantine/1", "id": "Q-20261129T000000Z-0000abcd",
+           "original_path": "/data/eicar\\x0a.com", "size": len(PAYLOAD),
+           "sha256": hashlib.sha256(PAYLOAD).hexdigest(), "mode": "0755", "uid": 0, "gid": 0,
+           "atime": {"sec": 1764390000, "nsec": 123456789}, "mtime": {"sec": 1764390000, "nsec": 5},
+           "signature": "Eicar-Signature", "device": "D-1", "hostname": "pump", "scan": "S-1",
+           "key": "K-1", "quarantined": "2026-11-29T00:00:00.000Z", "state": "quarantined"}
+    text = json.dumps(rec, indent=2).encode()
+    return {"record": text + b"\0" + PAYLOAD,
+            "setuid": text.replace(b'"0755"', b'"4755"') + b"\0" + PAYLOAD,
+            "raw_bin": text + b"\0AVKEYQ1\0" + bytes(range(256)),
+            "empty": text + b"\0"}
+
+
 TARGETS = {
+    "quarantine_fuzz": seeds_quarantine,
     "journal_fuzz": seeds_journal,
     "key_policy_fuzz": seeds_policy,
     "inventory_gzip_fuzz": seeds_inventory_gzip,

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for N seconds (default 60).
 #   fuzz/run.sh [SECONDS] [TARGET...]
+#   FUZZ_PARALLEL=2 fuzz/run.sh 600     # two targets at a time (one core each)
 # Crashes are kept under build-fuzz/crashes/<target>/; corpora under build-fuzz/corpus/<target>/
 # (seeded from fuzz/seeds/<target>/ and fuzz/regressions/<target>/ when present; regenerate the
-# seeds with fuzz/make_seeds.py). Exit status is non-zero if any target crashed.
+# seeds with fuzz/make_seeds.py). Each target's log is build-fuzz/<target>.log; the last line
+# printed per target gives its run count. Exit status is non-zero if any target crashed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
@@ -16,19 +18,26 @@ if ((${#targets[@]} == 0)); then
   for f in fuzz/*_fuzz.cpp; do targets+=("$(basename "${f%.cpp}")"); done
 fi
 ninja -C build-fuzz "${targets[@]}"
-failed=0
-for t in "${targets[@]}"; do
+
+run_one() {
+  local t=$1 seeds=()
   mkdir -p "build-fuzz/corpus/$t" "build-fuzz/crashes/$t"
-  seeds=()
   [[ -d "fuzz/seeds/$t" ]] && seeds+=("fuzz/seeds/$t")
   [[ -d "fuzz/regressions/$t" ]] && seeds+=("fuzz/regressions/$t")
-  echo "== $t: ${SECONDS_EACH}s"
-  if ! "build-fuzz/fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout=10 \
-      -artifact_prefix="build-fuzz/crashes/$t/" "build-fuzz/corpus/$t" "${seeds[@]}" \
-      2> "build-fuzz/$t.log"; then
+  echo "== $t: ${SECONDS_EACH}s (started $(date -u +%H:%M:%S))"
+  local status=0
+  "build-fuzz/fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout=10 \
+    -artifact_prefix="build-fuzz/crashes/$t/" "build-fuzz/corpus/$t" "${seeds[@]}" \
+    2> "build-fuzz/$t.log" || status=$?
+  echo "$t: $(grep -E '^#[0-9]+.*(DONE|pulse)' "build-fuzz/$t.log" | tail -1 || true)"
+  if ((status != 0)); then
     echo "!! $t crashed: see build-fuzz/$t.log and build-fuzz/crashes/$t/"
-    failed=1
+    return 1
   fi
-  grep -E "^#[0-9]+.*(DONE|pulse)" "build-fuzz/$t.log" | tail -1 || true
-done
-exit $failed
+}
+export -f run_one
+export SECONDS_EACH
+if printf '%s\n' "${targets[@]}" | xargs -P "${FUZZ_PARALLEL:-1}" -I{} bash -c 'run_one "$@"' _ {}; then
+  exit 0
+fi
+exit 1

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <cctype>
+#include <limits>
 
 #include "avkey/key/crypto.h"
 #include "avkey/key/key.h"
@@ -77,6 +79,47 @@ std::string Unescape(std::string_view s) {
     }
   }
   return out;
+}
+
+// The record is unsigned key data: every member that restore, list or the console use must
+// have its type before anything reads it (a number where a string belongs must be a named
+// problem, not an exception). Returns "" when the record is usable.
+std::string RecordProblem(const nlohmann::json& rec) {
+  auto is = [&](const char* name, auto&& pred, bool required) {
+    auto it = rec.find(name);
+    return it == rec.end() ? !required : pred(*it);
+  };
+  auto string = [](const nlohmann::json& v) { return v.is_string(); };
+  auto count = [](const nlohmann::json& v) { return v.is_number_unsigned(); };
+  auto id32 = [](const nlohmann::json& v) {
+    return v.is_number_unsigned() && v.get<uint64_t>() <= std::numeric_limits<uint32_t>::max();
+  };
+  auto sha = [](const nlohmann::json& v) {
+    return v.is_string() && v.get_ref<const std::string&>().size() == 64 &&
+           std::all_of(v.get_ref<const std::string&>().begin(), v.get_ref<const std::string&>().end(),
+                       [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  };
+  auto mode = [](const nlohmann::json& v) {
+    if (!v.is_string()) return false;
+    const auto& m = v.get_ref<const std::string&>();
+    return !m.empty() && m.size() <= 6 && std::all_of(m.begin(), m.end(), [](char c) { return c >= '0' && c <= '7'; });
+  };
+  auto time = [](const nlohmann::json& v) {
+    if (!v.is_object()) return false;
+    auto sec = v.find("sec"), nsec = v.find("nsec");
+    return sec != v.end() && nsec != v.end() && sec->is_number_integer() && nsec->is_number_integer() &&
+           nsec->get<int64_t>() >= 0 && nsec->get<int64_t>() < 1000000000;
+  };
+  if (!is("sha256", sha, true)) return "member 'sha256' is not 64 hex digits";
+  if (!is("original_path", string, true)) return "member 'original_path' is missing or not a string";
+  if (!is("size", count, true)) return "member 'size' is missing or not a byte count";
+  if (!is("mode", mode, false)) return "member 'mode' is not an octal string";
+  if (!is("uid", id32, false) || !is("gid", id32, false)) return "member 'uid' or 'gid' is not a 32-bit id";
+  if (!is("atime", time, false) || !is("mtime", time, false)) return "member 'atime' or 'mtime' is not {sec, nsec}";
+  for (const char* name : {"state", "device", "signature", "hostname", "scan", "key", "quarantined"}) {
+    if (!is(name, string, false)) return fmt::format("member '{}' is not a string", name);
+  }
+  return "";
 }
 
 // Decodes <id>.bin into `out_fd` (or only hashes it when out_fd < 0); returns the SHA-256
@@ -259,14 +302,14 @@ Result<QuarantineItem> Quarantine::Get(const std::string& id) const {
   item.id = id;
   try {
     item.record = nlohmann::json::parse(*text);
-    if (item.record.at("format") != "avkey-quarantine/1" || item.record.at("id") != id) {
-      return Fail(path + ": not the record of " + id);
-    }
-    (void)item.record.at("sha256").get<std::string>();
-    (void)item.record.at("original_path").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     return Fail(fmt::format("{}: {}", path, e.what()));
   }
+  if (!item.record.is_object() || item.record.value("format", nlohmann::json()) != "avkey-quarantine/1" ||
+      item.record.value("id", nlohmann::json()) != id) {
+    return Fail(path + ": not the record of " + id);
+  }
+  if (std::string why = RecordProblem(item.record); !why.empty()) return Fail(path + ": " + why);
   return item;
 }
 

@@ -119,6 +119,35 @@ TEST_F(QuarantineTest, RestoreDoesNotTrustTheRecord) {
   EXPECT_FALSE(q_.Restore(*id, "", "D-1").has_value());
 }
 
+// Found by quarantine_fuzz: a record member of the wrong type ("mode": 493 instead of
+// "0755") threw from inside Restore() and killed `avkey quarantine restore`. Every member is
+// now checked when the record is read, and the problem is named.
+TEST_F(QuarantineTest, RecordWithWrongTypesIsANamedProblem) {
+  auto id = q_.Put(Original("a.exe", "payload"), ctx_);
+  ASSERT_TRUE(id.has_value());
+  std::string jpath = dir_ / ("key/quarantine/" + *id + ".json");
+  const auto good = nlohmann::json::parse(ReadAll(jpath));
+  const std::pair<const char*, nlohmann::json> bad[] = {
+      {"mode", 493},           {"uid", "root"},         {"atime", "yesterday"}, {"mtime", {{"sec", 1}, {"nsec", -1}}},
+      {"size", "40"},          {"sha256", "00"},        {"original_path", 7},   {"state", nullptr},
+      {"gid", 1ull << 40},     {"signature", {1, 2}},
+  };
+  for (const auto& [member, value] : bad) {
+    auto rec = good;
+    rec[member] = value;
+    WriteFile(jpath, rec.dump());
+    std::vector<std::string> problems;
+    EXPECT_TRUE(q_.List(&problems).empty()) << member;
+    ASSERT_EQ(problems.size(), 1u) << member;
+    EXPECT_NE(problems[0].find(std::string("'") + member), std::string::npos) << problems[0];
+    auto r = q_.Restore(*id, dir_ / "elsewhere");
+    ASSERT_FALSE(r.has_value()) << member;
+    EXPECT_NE(r.error().find(member), std::string::npos) << r.error();
+  }
+  WriteFile(jpath, good.dump());
+  EXPECT_TRUE(q_.Restore(*id, dir_ / "elsewhere").has_value());
+}
+
 TEST_F(QuarantineTest, DamagedCopyIsNotRestored) {
   auto id = q_.Put(Original("a.exe", Content(1000)), ctx_);
   ASSERT_TRUE(id.has_value());
