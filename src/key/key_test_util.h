@@ -74,4 +74,49 @@ class FaultEnv : public platform::Env {
   int writes_ = 0;
 };
 
+// The key pulled out (or its file system failing) at the Nth operation on a path under
+// `prefix`: that operation and every later one there fail with `err`, and a write at the cut
+// lands half its bytes. Operations elsewhere (the scanned device) go through. N = 0: never,
+// which counts the operations a run makes (ops()).
+class VanishingEnv : public platform::Env {
+ public:
+  VanishingEnv(std::string prefix, int vanish_at, int err = EIO)
+      : prefix_(std::move(prefix)), vanish_at_(vanish_at), err_(err) {}
+  Result<int> Open(const std::string& path, int flags, mode_t mode) override {
+    if (Cut(path)) return Fail(path + ": open: " + std::strerror(err_));
+    return platform::Env::Open(path, flags, mode);
+  }
+  Status Write(int fd, std::string_view data, const std::string& path) override {
+    if (Cut(path)) {
+      if (ops_ == vanish_at_) (void)platform::Env::Write(fd, data.substr(0, data.size() / 2), path);
+      return Status::Error(path + ": write: " + std::strerror(err_));
+    }
+    return platform::Env::Write(fd, data, path);
+  }
+  Status Fsync(int fd, const std::string& path) override {
+    return Cut(path) ? Status::Error(path + ": fsync: " + std::strerror(err_)) : platform::Env::Fsync(fd, path);
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return Cut(to) ? Status::Error(to + ": rename: " + std::strerror(err_)) : platform::Env::Rename(from, to);
+  }
+  Status Unlink(const std::string& path) override {
+    return Cut(path) ? Status::Error(path + ": unlink: " + std::strerror(err_)) : platform::Env::Unlink(path);
+  }
+  Status FsyncDir(const std::string& dir) override {
+    return Cut(dir) ? Status::Error(dir + ": fsync: " + std::strerror(err_)) : platform::Env::FsyncDir(dir);
+  }
+  int ops() const { return ops_; }
+  bool failed() const { return vanish_at_ > 0 && ops_ >= vanish_at_; }
+
+ private:
+  bool Cut(const std::string& path) {
+    if (path.rfind(prefix_, 0) != 0) return false;
+    ++ops_;
+    return vanish_at_ > 0 && ops_ >= vanish_at_;
+  }
+  std::string prefix_;
+  int vanish_at_, err_;
+  int ops_ = 0;
+};
+
 }  // namespace avkey::key::testing

@@ -268,6 +268,10 @@ Result<std::string> Quarantine::Put(const std::string& path, const QuarantineCon
                         {"state", "quarantined"}};
   s = platform::WriteFileDurably(env_, meta_path, rec.dump(2) + "\n", 0600);
   if (!s.ok()) {
+    // The record may be in place already (the rename landed, the directory sync failed):
+    // it goes first, so that a crash here leaves a copy without a record (Recover() removes
+    // it), never a record without its copy.
+    ::unlink(meta_path.c_str());
     ::unlink(bin.c_str());
     return Fail(s.message());
   }
