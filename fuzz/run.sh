@@ -2,6 +2,8 @@
 # Builds the libFuzzer targets with clang and runs each for N seconds (default 60).
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #   FUZZ_PARALLEL=2 fuzz/run.sh 600     # two targets at a time (one core each)
+#   FUZZ_TIMEOUT=30 ...                 # per-input time limit in seconds (default 10); raise it
+#                                       # on a loaded machine, where a starved run looks like a hang
 # Crashes are kept under build-fuzz/crashes/<target>/; corpora under build-fuzz/corpus/<target>/
 # (seeded from fuzz/seeds/<target>/ and fuzz/regressions/<target>/ when present; regenerate the
 # seeds with fuzz/make_seeds.py). Each target's log is build-fuzz/<target>.log; the last line
@@ -26,7 +28,7 @@ run_one() {
   [[ -d "fuzz/regressions/$t" ]] && seeds+=("fuzz/regressions/$t")
   echo "== $t: ${SECONDS_EACH}s (started $(date -u +%H:%M:%S))"
   local status=0
-  "build-fuzz/fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout=10 \
+  "build-fuzz/fuzz/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -timeout="${FUZZ_TIMEOUT:-10}" \
     -artifact_prefix="build-fuzz/crashes/$t/" "build-fuzz/corpus/$t" "${seeds[@]}" \
     2> "build-fuzz/$t.log" || status=$?
   echo "$t: $(grep -E '^#[0-9]+.*(DONE|pulse)' "build-fuzz/$t.log" | tail -1 || true)"

@@ -121,6 +121,13 @@ void PrintSummary(const scan::ScanReport& report, const OutputOptions& opt,
       [](const scan::DetectionRecord& d) { return d.resolved(); }));
   const uint64_t remaining = found - removed;
   const uint64_t incomplete = report.incomplete.size();
+  if (report.counts.changed > 0) {
+    // Not a failure (a log written during the scan is normal), but said: what was scanned is
+    // the content as read.
+    std::printf("Note: %s changed while being read and %s scanned as read%s.\n",
+                Plural(report.counts.changed, "file", "files").c_str(), report.counts.changed == 1 ? "was" : "were",
+                opt.stdout_tty ? "" : " (the JSON report lists them)");
+  }
   if (!opt.stdout_tty) {
     std::printf("Verdict: %s (%s found, %llu removed, %llu incomplete)\n", scan::VerdictName(v),
                 Plural(found, "threat", "threats").c_str(), static_cast<unsigned long long>(removed),

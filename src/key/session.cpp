@@ -363,12 +363,7 @@ void KeySession::Finish(scan::ScanReport* report) {
             });
   report->counts.incomplete = report->incomplete.size();
   scan::Verdict v = report->verdict();
-  nlohmann::json counts = {{"files", report->counts.files},
-                           {"bytes", report->counts.bytes},
-                           {"members", report->counts.members},
-                           {"skipped", report->counts.skipped},
-                           {"incomplete", report->incomplete.size()},
-                           {"detections", report->detections.size()}};
+  nlohmann::json counts = scan::CountsToJson(*report);
   Status s = journal_->Append(scan_id_, "scan_finished",
                               {{"verdict", scan::VerdictName(v)},
                                {"reason", scan::VerdictReason(*report)},

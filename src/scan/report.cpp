@@ -24,6 +24,16 @@ nlohmann::json Members(const std::vector<std::string>& members) {
 }
 }  // namespace
 
+nlohmann::json CountsToJson(const ScanReport& report) {
+  return {{"files", report.counts.files},
+          {"bytes", report.counts.bytes},
+          {"members", report.counts.members},
+          {"skipped", report.counts.skipped},
+          {"incomplete", report.incomplete.size()},
+          {"detections", report.detections.size()},
+          {"changed", report.counts.changed}};
+}
+
 std::string ReportToJson(const ScanReport& report, const ReportMeta& meta) {
   using nlohmann::json;
   Verdict v = report.verdict();
@@ -31,12 +41,7 @@ std::string ReportToJson(const ScanReport& report, const ReportMeta& meta) {
   j["verdict"] = VerdictName(v);
   j["exit_status"] = static_cast<int>(v);
   j["reason"] = VerdictReason(report);
-  j["counts"] = {{"files", report.counts.files},
-                 {"bytes", report.counts.bytes},
-                 {"members", report.counts.members},
-                 {"skipped", report.counts.skipped},
-                 {"incomplete", report.incomplete.size()},
-                 {"detections", report.detections.size()}};
+  j["counts"] = CountsToJson(report);
   json dets = json::array();
   for (const auto& d : report.detections) {
     dets.push_back({{"path", EscapeName(d.path, false)},
@@ -56,6 +61,9 @@ std::string ReportToJson(const ScanReport& report, const ReportMeta& meta) {
                     {"reason", EscapeName(i.reason, false)}});
   }
   j["incomplete"] = std::move(incs);
+  json changed = json::array();
+  for (const auto& c : report.changed) changed.push_back(EscapeName(c, false));
+  j["changed"] = std::move(changed);
   j["interrupted"] = report.interrupted;
   j["started"] = Rfc3339Utc(report.started);
   j["finished"] = Rfc3339Utc(report.finished);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -95,6 +96,12 @@ class Collector {
       report_.incomplete.push_back(std::move(i));
     }
   }
+  // Scanned as read, but the file changed meanwhile (see ScanCounts::changed).
+  void AddChanged(const std::string& path) {
+    std::lock_guard lock(mu_);
+    if (report_.changed.size() < ScanReport::kMaxChangedListed) report_.changed.push_back(path);
+    report_.counts.changed++;
+  }
   void AddBytes(uint64_t bytes) {
     std::lock_guard lock(mu_);
     report_.counts.bytes += bytes;
@@ -158,6 +165,39 @@ IncompleteItem MakeIncomplete(const std::string& path, int err, std::string_view
   }
   item.reason = fmt::format("{} ({}: {})", item.code, what, std::strerror(err));
   return item;
+}
+
+// open(2) that also reaches paths longer than PATH_MAX: a tree nested past 4096 bytes is
+// legal, easy to make, and a place to hide from tools that stop at ENAMETOOLONG. The
+// longest prefix that fits is opened as open() would (symlinks in it followed, as for any
+// PATH the user gives), then the rest one component at a time with openat(), following no
+// symlink on the way down: the walker found those components as real directories.
+int OpenPath(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags);
+  if (fd >= 0 || errno != ENAMETOOLONG) return fd;
+  size_t cut = path.rfind('/', PATH_MAX - 1);
+  if (cut == std::string::npos || cut == 0) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK;
+  int dir = ::open(path.substr(0, cut).c_str(), kDirFlags);
+  size_t pos = cut + 1;
+  while (dir >= 0) {
+    size_t slash = path.find('/', pos);
+    std::string name = path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
+    bool last = slash == std::string::npos || path.find_first_not_of('/', slash) == std::string::npos;
+    int next = name.empty() ? ::dup(dir) : ::openat(dir, name.c_str(), last ? flags : kDirFlags | O_NOFOLLOW);
+    int err = errno;
+    ::close(dir);
+    if (last || next < 0) {
+      errno = err;
+      return next;
+    }
+    dir = next;
+    pos = slash + 1;
+  }
+  return -1;
 }
 
 std::string JoinPath(const std::string& dir, const char* name) {
@@ -272,8 +312,8 @@ class Walker {
 
   void ReadDir(const Frame& f, std::vector<Frame>* stack) {
     int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK | (f.follow ? 0 : O_NOFOLLOW);
-    int fd = ::open(f.path.c_str(), flags | O_NOATIME);  // leave directory atimes alone too
-    if (fd < 0 && errno == EPERM) fd = ::open(f.path.c_str(), flags);
+    int fd = OpenPath(f.path, flags | O_NOATIME);  // leave directory atimes alone too
+    if (fd < 0 && errno == EPERM) fd = OpenPath(f.path, flags);
     if (fd < 0) {
       if (errno == ELOOP || errno == ENOTDIR) {  // replaced by a symlink or a file meanwhile
         col_.Skip();
@@ -374,8 +414,8 @@ class Worker {
     // O_NONBLOCK: opening a FIFO that replaced a file must not block; fstat then rejects it.
     // O_NOATIME: the device must not be changed, not even its access times (root only).
     int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (item.follow ? 0 : O_NOFOLLOW);
-    int fd = ::open(item.path.c_str(), flags | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = ::open(item.path.c_str(), flags);
+    int fd = OpenPath(item.path, flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = OpenPath(item.path, flags);
     if (fd < 0) {
       if (errno == ELOOP) {  // became a symlink since the walker saw it
         col_.Skip();
@@ -423,6 +463,13 @@ class Worker {
         return;
       }
       if (stop_.stop_requested()) return;
+    }
+    // A file written while it was read (a log, a download) is scanned as read, and said so.
+    struct stat now;
+    if (::fstat(fd, &now) == 0 &&
+        (total != static_cast<uint64_t>(st.st_size) || now.st_size != st.st_size ||
+         now.st_mtim.tv_sec != st.st_mtim.tv_sec || now.st_mtim.tv_nsec != st.st_mtim.tv_nsec)) {
+      col_.AddChanged(item.path);
     }
     results_.clear();
     layers_.ScanFile(item.path, owners_.Name(st.st_uid),
@@ -534,6 +581,7 @@ ScanReport RunScan(const ScanOptions& options, std::shared_ptr<const engine::Dat
               if (ChainLess(b, a)) return false;
               return a.reason < b.reason;
             });
+  std::sort(report.changed.begin(), report.changed.end());
   report.counts.incomplete = report.incomplete.size();
   report.counts.detections = report.detections.size();
   report.started = wall_start;

@@ -399,6 +399,104 @@ def amber_vanished(d):
     expect(re.search(rf"^{re.escape(d)}/victim.txt: vanished .* INCOMPLETE$", out, re.M), "no vanished line", out)
 
 
+@case
+def read_error_named_scan_goes_on(d):
+    # A real EIO from the kernel: reading /proc/self/mem at offset 0 (unmapped). The bad file
+    # is named, and the scan goes on to the next target and finds what is there.
+    write(f"{d}/eicar.com", EICAR)
+    rc, out, _ = scan(["/proc/self/mem", d])
+    expect_verdict(rc, out, "RED", 1)
+    expect(re.search(r"^/proc/self/mem: io-error \(read failed: Input/output error\) INCOMPLETE$", out, re.M),
+           "no io-error line for the unreadable file", out)
+    expect(re.search(rf"^{re.escape(d)}/eicar.com: .* FOUND", out, re.M), "the next target was not scanned", out)
+
+
+@case
+def huge_sparse_file(d):
+    # 64 GiB apparent, nothing on disk: over the size limit, it is named and never read;
+    # with the limit lifted for a 300 MiB one, it is read whole and its content found.
+    with open(f"{d}/huge.img", "wb") as f:
+        f.truncate(64 << 30)
+    with open(f"{d}/sparse.img", "wb") as f:
+        f.write(EICAR)
+        f.truncate(300 << 20)
+    t0 = time.monotonic()
+    rc, out, _ = scan([f"{d}/huge.img"])
+    expect_verdict(rc, out, "AMBER", 2)
+    expect(re.search(rf"^{re.escape(d)}/huge.img: too-large \(68719476736 bytes", out, re.M), "no too-large line", out)
+    expect(time.monotonic() - t0 < 10, "the over-limit file was read", out)
+    rc, out, _ = scan([f"{d}/sparse.img"], "--max-filesize", "1G", "--json", f"{d}.json")
+    expect_verdict(rc, out, "RED", 1)
+    expect(load_json(f"{d}.json")["counts"]["bytes"] == 300 << 20, "not read whole", out)
+
+
+@case
+def files_changing_while_read(d):
+    # One file grows, another is truncated and regrown, all the time the scan reads them (a
+    # log written during the scan). Each is scanned as read: no crash, no hang, not
+    # incomplete, and named in the report's `changed` list.
+    grow, shrink = f"{d}/growing.log", f"{d}/shrinking.log"
+    write(grow, b"g" * (64 << 20))
+    write(shrink, b"s" * (64 << 20))
+    import threading
+    done = threading.Event()
+
+    def writer():
+        with open(grow, "ab") as g, open(shrink, "r+b") as s:
+            big = True
+            while not done.is_set():
+                g.write(b"x" * 4096)
+                g.flush()
+                s.truncate((16 if big else 64) << 20)
+                big = not big
+                time.sleep(0.001)
+
+    listed = set()
+    for attempt in range(3):  # the writer runs every millisecond; one scan nearly always sees it
+        done.clear()
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            rc, out, _ = scan([d], "--json", f"{d}.json")
+        finally:
+            done.set()
+            t.join()
+        expect_verdict(rc, out, "BLUE", 0)
+        rep = load_json(f"{d}.json")
+        expect(rep["counts"]["incomplete"] == 0, "changed files made the scan incomplete", out)
+        expect(rep["counts"]["changed"] == len(rep["changed"]), "counts.changed and changed disagree", out)
+        listed |= set(rep["changed"])
+        if listed == {grow, shrink}:
+            expect(re.search(r"^Note: \d files? changed while being read", out, re.M), "no note line", out)
+            return
+    expect(False, f"changed files not named in 3 scans: {sorted(listed)}", out)
+
+
+@case
+def deep_path_beyond_path_max(d):
+    # A tree nested past PATH_MAX (4096 bytes) is legal and a place to hide: it is walked and
+    # scanned, not given up with ENAMETOOLONG. Built with dir fds, as no path reaches it.
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    depth = 0
+    try:
+        for depth in range(1, 31):
+            os.mkdir("d" * 200, dir_fd=fd)
+            nfd = os.open("d" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        w = os.open("eicar.com", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(w, EICAR)
+        os.close(w)
+    finally:
+        os.close(fd)
+    rc, out, _ = scan([d], "--json", f"{d}.json")
+    expect_verdict(rc, out, "RED", 1)
+    rep = load_json(f"{d}.json")
+    expect(len(rep["detections"]) == 1 and len(rep["detections"][0]["path"]) > 6000,
+           "the deep file was not found", json.dumps(rep)[:400])
+    expect(rep["detections"][0]["path"].endswith("/eicar.com"), "wrong path", out[:400])
+
+
 # ---- the walk -------------------------------------------------------------------------
 
 @case

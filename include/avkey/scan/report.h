@@ -5,6 +5,7 @@
 #include <string>
 
 #include "avkey/scan/scan.h"
+#include "nlohmann/json.hpp"
 
 namespace avkey::scan {
 
@@ -19,6 +20,9 @@ struct ReportMeta {
 // The report as pretty-printed JSON text (ends with a newline). Raw file names are
 // made valid UTF-8 with EscapeName(raw, /*escape_controls=*/false).
 std::string ReportToJson(const ScanReport& report, const ReportMeta& meta);
+
+// The report's "counts" object (also journaled in scan_finished).
+nlohmann::json CountsToJson(const ScanReport& report);
 
 // RFC 3339 UTC with seconds: "2026-11-29T01:38:13Z".
 std::string Rfc3339Utc(std::chrono::system_clock::time_point t);

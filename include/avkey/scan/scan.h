@@ -80,6 +80,9 @@ struct ScanCounts {
   uint64_t skipped = 0;     // not regular, symlink not followed, excluded, other file system...
   uint64_t incomplete = 0;  // == incomplete.size()
   uint64_t detections = 0;  // == detections.size()
+  // Files whose size or modification time changed while they were read (a log being
+  // written): scanned as read, not incomplete; their paths are in ScanReport::changed.
+  uint64_t changed = 0;
 };
 
 enum class Verdict : int { kBlue = 0, kRed = 1, kAmber = 2, kGreen = 3 };
@@ -94,6 +97,8 @@ struct ScanReport {
   ScanCounts counts;
   std::vector<DetectionRecord> detections;  // sorted by path, members, signature
   std::vector<IncompleteItem> incomplete;   // sorted by path, members, code
+  std::vector<std::string> changed;         // sorted; up to kMaxChangedListed of counts.changed
+  static constexpr size_t kMaxChangedListed = 1000;
   bool interrupted = false;
   std::chrono::system_clock::time_point started;
   std::chrono::system_clock::time_point finished;
