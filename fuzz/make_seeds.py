@@ -280,9 +280,22 @@ def lzip_bytes(data):
     return member
 
 
+def sz_number(n):
+    """A 7z NUMBER: the first byte's high bits count the extra little-endian bytes."""
+    first, mask = 0, 0x80
+    for i in range(8):
+        if n < 1 << (7 * (i + 1)):
+            first |= (n >> (8 * i)) & 0xFF
+            break
+        first |= mask
+        mask >>= 1
+    else:
+        i = 8
+    return bytes([first]) + (n & ((1 << (8 * i)) - 1)).to_bytes(i, "little")
+
+
 def sevenzip_bytes(name, data, lzma_coded=False):
-    """7z with one file in one folder (Copy or LZMA coder); sizes < 128 so every 7z
-    number is one byte."""
+    """7z with one file in one folder (Copy or LZMA coder)."""
     if lzma_coded:
         filt = {"id": lzma.FILTER_LZMA1, "dict_size": 1 << 16, "lc": 3, "lp": 0, "pb": 2}
         packed = lzma.compress(data, format=lzma.FORMAT_RAW, filters=[filt])
@@ -291,17 +304,16 @@ def sevenzip_bytes(name, data, lzma_coded=False):
     else:
         packed = data
         coder = b"\x01\x00"  # id size 1: Copy
-    assert len(packed) < 128 and len(data) < 128
     uname = name.encode("utf-16-le") + b"\x00\x00"
     hdr = bytearray(b"\x01")  # kHeader
     hdr += b"\x04"  # kMainStreamsInfo
-    hdr += b"\x06\x00\x01\x09" + bytes([len(packed)]) + b"\x00"  # kPackInfo pos 0, 1 stream, sizes
-    hdr += b"\x07\x0b\x01\x00\x01" + coder + b"\x0c" + bytes([len(data)])  # kUnPackInfo folder
+    hdr += b"\x06\x00\x01\x09" + sz_number(len(packed)) + b"\x00"  # kPackInfo pos 0, 1 stream, sizes
+    hdr += b"\x07\x0b\x01\x00\x01" + coder + b"\x0c" + sz_number(len(data))  # kUnPackInfo folder
     hdr += b"\x0a\x01" + struct.pack("<I", zlib.crc32(data)) + b"\x00"  # folder CRC; kEnd
     hdr += b"\x08\x00"  # kSubStreamsInfo kEnd
     hdr += b"\x00"  # end of streams info
     hdr += b"\x05\x01"  # kFilesInfo, 1 file
-    hdr += b"\x11" + bytes([len(uname) + 1]) + b"\x00" + uname  # kName
+    hdr += b"\x11" + sz_number(len(uname) + 1) + b"\x00" + uname  # kName
     hdr += b"\x00\x00"  # end of files info, end of header
     hdr = bytes(hdr)
     start = struct.pack("<QQI", len(packed), len(hdr), zlib.crc32(hdr))

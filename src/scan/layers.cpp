@@ -118,6 +118,25 @@ bool WeakMagicFilter(int code) {
   return code == ARCHIVE_FILTER_LZMA || code == ARCHIVE_FILTER_UU || code == ARCHIVE_FILTER_COMPRESS;
 }
 
+// The name of the compression whose magic `data` starts with, for those whose magic is long
+// enough that a file starting with it is that stream (not lzma-alone, uuencode or compress:
+// see WeakMagicFilter); nullptr otherwise.
+const char* StrongCompressionMagic(std::span<const uint8_t> data) {
+  static constexpr std::pair<std::string_view, const char*> kMagics[] = {
+      {{"\x1f\x8b\x08", 3}, "gzip"},     {{"\xfd" "7zXZ\x00", 6}, "xz"}, {{"\x28\xb5\x2f\xfd", 4}, "zstd"},
+      {{"\x04\x22\x4d\x18", 4}, "lz4"}, {{"LZIP", 4}, "lzip"},         {{"\xed\xab\xee\xdb", 4}, "rpm"}};
+  std::string_view head(reinterpret_cast<const char*>(data.data()), std::min<size_t>(data.size(), 10));
+  for (const auto& [magic, name] : kMagics) {
+    if (head.starts_with(magic)) return name;
+  }
+  // bzip2: "BZh", the block size 1-9, then the block magic (pi).
+  if (head.size() == 10 && head.starts_with("BZh") && head[3] >= '1' && head[3] <= '9' &&
+      head.substr(4) == std::string_view("\x31\x41\x59\x26\x53\x59", 6)) {
+    return "bzip2";
+  }
+  return nullptr;
+}
+
 std::string BaseName(std::string_view p) {
   size_t slash = p.rfind('/');
   return std::string(slash == std::string_view::npos ? p : p.substr(slash + 1));
@@ -341,6 +360,13 @@ LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_
   return Flow::kContinue;
 }
 
+namespace {
+// Filter 0 is the outermost; with only "none" the data is not compressed.
+bool Compressed(archive* a) {
+  return archive_filter_count(a) >= 2 && archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE;
+}
+}  // namespace
+
 LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t> data,
                                              uint32_t depth, bool* handled) {
   *handled = false;
@@ -357,13 +383,19 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
     if (!raw_reader) return Flow::kContinue;
     a = std::move(*raw_reader);
     if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK) {
+      // libarchive reads ahead when it opens: a truncated or damaged stream fails here, and
+      // none of its content can be had. Said, not passed as clean.
+      // "Unrecognized archive format" (errno ARCHIVE_ERRNO_FILE_FORMAT, which libarchive
+      // defines privately as EILSEQ on Linux) is a stream that decoded to nothing: a valid
+      // empty .gz. Damage is ARCHIVE_ERRNO_MISC ("truncated gzip input").
+      const char* kind = StrongCompressionMagic(data);
+      if (kind && archive_errno(a.get()) != EILSEQ) {
+        *handled = true;
+        st.Incomplete("corrupt-archive", fmt::format("damaged {} stream: {}", kind, ArchiveError(a.get())));
+      }
       return Flow::kContinue;
     }
-    // Filter 0 is the outermost; with only "none" the data is not compressed.
-    if (archive_filter_count(a.get()) < 2 ||
-        archive_filter_code(a.get(), 0) == ARCHIVE_FILTER_NONE) {
-      return Flow::kContinue;
-    }
+    if (!Compressed(a.get())) return Flow::kContinue;
     raw = true;
   }
   *handled = true;
@@ -398,7 +430,20 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
     }
     archive_entry* entry = nullptr;
     int r = archive_read_next_header(a.get(), &entry);
-    if (r == ARCHIVE_EOF) break;
+    if (r == ARCHIVE_EOF) {
+      // A compressed stream whose content reads as an archive without a single entry (a
+      // gzip of zeros is an empty tar: two zero blocks) had its bytes looked at by nobody:
+      // scan the stream itself instead, under the same budgets.
+      if (!seen_entry && !raw && Compressed(a.get())) {
+        auto raw_reader = NewReader(true);
+        if (raw_reader && archive_read_open_memory(raw_reader->get(), data.data(), data.size()) == ARCHIVE_OK) {
+          a = std::move(*raw_reader);
+          raw = true;
+          continue;
+        }
+      }
+      break;
+    }
     if (r < ARCHIVE_WARN) {
       // PE and ELF files are probed for self-extracting rar/cab/zip/lha data; a probe that
       // finds a signature-like string but no archive is not corruption (measured: 2 false
@@ -420,7 +465,13 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
                     fmt::format("more than {} members in this file", limits_.max_entries));
       return Flow::kAbortFile;
     }
-    if (archive_entry_filetype(entry) != AE_IFREG) continue;
+    // Directories, links and devices carry no content; anything else is read, including an
+    // entry whose mode names no file type at all: a hostile archive can write any mode, and
+    // unrar or 7z would still extract it as a file.
+    switch (archive_entry_filetype(entry)) {
+      case AE_IFDIR: case AE_IFLNK: case AE_IFCHR: case AE_IFBLK: case AE_IFIFO: case AE_IFSOCK: continue;
+      default: break;
+    }
     if (archive_entry_hardlink(entry) != nullptr && archive_entry_size(entry) == 0) continue;
     std::string name = raw ? RawMemberName(st.chain.empty() ? *st.path : st.chain.back())
                            : EntryName(entry, index);

@@ -274,6 +274,86 @@ def amber_zip_bomb(d):
     expect("limit-unpacked" in out, "no limit-unpacked line", out)
 
 
+def archive_writers():
+    """The project's archive writers (fuzz/make_seeds.py), also used for the fuzz seeds."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fuzz"))
+    import make_seeds
+    return make_seeds
+
+
+@case
+def bombs_of_each_kind(d):
+    # Ratio bombs in each compression avkey opens, and a nested one (a zip of eight bombs,
+    # 2 GiB in all): each is stopped by a named budget, fast.
+    m = archive_writers()
+    size = 64 << 20
+    zeros = b"\0" * size
+    make_bomb(f"{d}/inner.zip")
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    raw = z.compress(zeros) + z.flush()
+    write(f"{d}/bomb.gz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + raw +
+          struct.pack("<II", zlib.crc32(zeros), size & 0xFFFFFFFF))
+    import bz2
+    import lzma
+    write(f"{d}/bomb.bz2", bz2.compress(zeros, 1))
+    write(f"{d}/bomb.xz", lzma.compress(zeros, preset=0))
+    write(f"{d}/bomb.7z", m.sevenzip_bytes("zeros.bin", zeros, lzma_coded=True))
+    with open(f"{d}/inner.zip", "rb") as f:
+        inner = f.read()
+    write(f"{d}/nested.zip", zip_bytes([(f"bomb{i}.zip", inner) for i in range(8)], zipfile.ZIP_STORED))
+    os.unlink(f"{d}/inner.zip")
+    t0 = time.monotonic()
+    rc, out, _ = scan([d])
+    elapsed = time.monotonic() - t0
+    expect_verdict(rc, out, "AMBER", 2)
+    for name in ("bomb.gz", "bomb.bz2", "bomb.xz", "bomb.7z", "nested.zip"):
+        expect(re.search(rf"^{re.escape(d)}/{re.escape(name)}//\S+: limit-(ratio|unpacked|entries|time) .* INCOMPLETE$",
+                         out, re.M), f"{name}: no limit line", out)
+    expect(elapsed < 30, f"the bombs took {elapsed:.1f} s", out)
+
+
+@case
+def truncated_archives_never_clean(d):
+    # Every archive format avkey opens, holding EICAR, cut short in three places. A cut
+    # archive may be found (RED) or named incomplete (AMBER), never passed as clean: each
+    # file must have its own FOUND or INCOMPLETE line.
+    import bz2
+    import lzma
+    import random
+    m = archive_writers()
+    pad = random.Random(7).randbytes(60000)  # cab_bytes writes one data block (< 64 KiB)
+    body = EICAR + pad                      # one-member formats: EICAR first (signature at 0)
+    two = [("pad.bin", pad), ("eicar.com", EICAR)]  # several members: EICAR last
+    archives = {
+        "a.zip": m.zip_bytes(two), "a-stored.zip": m.zip_bytes(two, zipfile.ZIP_STORED),
+        "a.tar": m.tar_bytes(two), "a.tar.gz": m.tar_bytes(two, compression="gz"),
+        "a.tar.bz2": m.tar_bytes(two, compression="bz2"), "a.tar.xz": m.tar_bytes(two, compression="xz"),
+        "a.cpio": m.cpio_newc(two), "a.ar": m.ar_bytes(two),
+        "a.7z": m.sevenzip_bytes("eicar.com", body, lzma_coded=True),
+        "a-copy.7z": m.sevenzip_bytes("eicar.com", body),
+        "a.rar": m.rar4_bytes("eicar.com", body), "a5.rar": m.rar5_bytes("eicar.com", body),
+        "a.cab": m.cab_bytes("eicar.com", body), "a.lzh": m.lha_bytes("eicar.com", body),
+        "a.xar": m.xar_bytes("eicar.com", body),
+        "eicar.com.gz": m.gzip_bytes(body), "eicar.com.bz2": bz2.compress(body),
+        "eicar.com.xz": lzma.compress(body),
+    }
+    paths = []
+    for name, data in archives.items():
+        for cut in (len(data) - 1, len(data) * 3 // 4, len(data) // 2):
+            path = f"{d}/cut{cut}-{name}"
+            write(path, data[:cut])
+            paths.append(path)
+    # Whole and empty streams are not damaged: an empty .gz (as Debian ships some man pages).
+    write(f"{d}/empty.gz", m.gzip_bytes(b""))
+    write(f"{d}/whole.tar.xz", archives["a.tar.xz"])
+    rc, out, _ = scan([d])
+    expect(rc in (1, 2), f"exit status {rc}", out)
+    expect(f"{d}/empty.gz" not in out, "an empty gzip stream was reported", out)
+    expect(re.search(rf"^{re.escape(d)}/whole.tar.xz//eicar.com: .* FOUND$", out, re.M), "whole archive not found", out)
+    silent = [p for p in paths if not re.search(rf"^{re.escape(p)}(//\S*)?: .*(FOUND|INCOMPLETE)$", out, re.M)]
+    expect(not silent, "cut archives passed as clean: " + ", ".join(os.path.basename(p) for p in silent), out)
+
+
 @case
 def amber_limit_depth(d):
     data = EICAR
