@@ -305,9 +305,15 @@ JournalCheck CheckJournalText(std::string_view all, const std::string& key_id, c
   for (size_t i = 0; i < lines.size(); ++i) {
     if (!lines[i].terminated || lines[i].text.find("\"type\":\"journal_repair\"") == std::string_view::npos) continue;
     auto r = ParseJournalLine(lines[i].text);
-    if (r && r->type == "journal_repair" && r->key == key_id) {
-      repairs.push_back({i, {r->payload.value("offset", uint64_t{0}), r->payload.value("length", uint64_t{0}),
-                             r->payload.value("sha256", "")}});
+    // Read before any MAC is checked, so every member's type is checked here (found by
+    // journal_fuzz: "offset" as a string threw out of the reader).
+    if (r && r->type == "journal_repair" && r->key == key_id && r->payload.is_object()) {
+      const auto& p = r->payload;
+      auto offset = p.find("offset"), length = p.find("length"), sha = p.find("sha256");
+      if (offset != p.end() && offset->is_number_unsigned() && length != p.end() && length->is_number_unsigned() &&
+          sha != p.end() && sha->is_string()) {
+        repairs.push_back({i, {offset->get<uint64_t>(), length->get<uint64_t>(), sha->get<std::string>()}});
+      }
     }
   }
   std::string expected_prev = JournalGenesis(key_id);

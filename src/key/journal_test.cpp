@@ -112,6 +112,30 @@ TEST_F(JournalTest, EditWithTheSecretStillBreaksTheChain) {
   EXPECT_EQ(OnlyProblem(), "broken-chain@4");
 }
 
+// Found by journal_fuzz: a journal_repair whose "offset" is a string threw out of the reader
+// (`avkey journal verify` and the console's import died). It is now a repair that
+// acknowledges nothing, and the record is judged like any other.
+TEST_F(JournalTest, RepairWithWrongTypesIsNotACrash) {
+  Write(2);
+  auto lines = Lines(ReadAll(path_));
+  std::string l = lines[1];
+  size_t type = l.find("\"type\":\"");
+  size_t payload_end = l.find(",\"prev\":");
+  ASSERT_NE(type, std::string::npos);
+  l = l.substr(0, type) + "\"type\":\"journal_repair\",\"payload\":{\"offset\":\"x\",\"length\":-1,\"sha256\":7}" +
+      l.substr(payload_end);
+  std::string covered = l.substr(0, l.find(",\"mac\":"));
+  lines[1] = covered + ",\"mac\":\"" + HmacSha256Hex(key_.secret, covered) + "\"}";
+  WriteFile(path_, Join(lines));
+  JournalCheck c = Check();
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[1].type, "journal_repair");
+  EXPECT_EQ(c.exit_status(), 0) << "MAC and chain are intact; the repair names no tear";
+  lines.insert(lines.begin() + 1, "{\"torn");
+  WriteFile(path_, Join(lines));
+  EXPECT_NE(Check().exit_status(), 0) << "a repair with wrong types acknowledges nothing";
+}
+
 TEST_F(JournalTest, DeletedRecordIsNamed) {
   Write(5);
   auto lines = Lines(ReadAll(path_));
