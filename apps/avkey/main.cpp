@@ -299,6 +299,12 @@ int RunScanCommand(const ScanArgs& args) {
   }
   meta.database_identity = loaded->db->identity();
   meta.database_signatures = loaded->db->report().total();
+  if (const auto& problems = loaded->db->report().problems; !problems.empty()) {
+    // The scan runs on what loaded, but the operator must know some signatures did not.
+    std::fprintf(stderr, "avkey: warning: %zu signature problem%s, those signatures are not used (first: %s:%llu: %s); "
+                 "`avkey db info --db ...` lists them\n", problems.size(), problems.size() == 1 ? "" : "s",
+                 problems[0].file.c_str(), static_cast<unsigned long long>(problems[0].line), problems[0].reason.c_str());
+  }
 
   ConsoleSink sink(out);
   scan::ScanReport report = ScanWithSignals(opt, loaded->db, &sink);

@@ -8,6 +8,7 @@ Every tree is generated at test time. The EICAR test string is assembled from pi
 so that neither this file nor the repository ever holds it whole.
 """
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -231,6 +232,46 @@ def amber_database_error(d):
     expect("cannot load signatures" in err, "no error message on stderr", out + err)
     rep = load_json(f"{d}.json")
     expect(rep["incomplete"][0]["code"] == "database-error", "json database-error", json.dumps(rep))
+
+
+@case
+def malformed_signature_lines_named(d):
+    # Each line kind, one good signature beside malformed ones: every bad line is named by
+    # file and line, the good one loads, and a scan with the set warns and still detects.
+    md5 = hashlib.md5(EICAR).hexdigest()
+    sha256 = hashlib.sha256(EICAR).hexdigest()
+    files = {
+        "a.hdb": (f"{md5}:68:Good.Hdb\nnot-a-hash:68:Bad\n{md5}:x:Bad.Size\n{md5}:68\n", "hash signatures", [2, 3, 4]),
+        "a.hsb": (f"{sha256}:68:Good.Hsb\n{sha256[:20]}:68:Short\n{sha256}:68:Low.Flevel:200:x\n",
+                  "hash signatures", [2, 3]),
+        "a.mdb": ("4096:%s:Good.Mdb\nx:%s:Bad.Size\n" % (md5, md5), "section hash signatures", [2]),
+        "a.ndb": ("Good.Ndb:0:*:4142434445464748\nBad.Hex:0:*:41424g\nBad.Target:99:*:414243\n"
+                  "Bad.Offset:0:EP+x:41424344\nShort.Ndb:0\nBad.Wild:0:*:41{5-2}4243\n", "body signatures", [2, 3, 4, 5, 6]),
+        "a.ldb": ("Good.Ldb;Target:0;0;4142434445464748\nBad.Expr;Target:0;0&1;41424344\n"
+                  "Bad.Sub;Target:0;0;41424\nBad.Tdb;Targe:0;0;41424344\n", "logical signatures", [2, 3, 4]),
+        "a.fp": (f"{md5}:68:FP.Good\nzz:68:FP.Bad\n", "allow-list entries", [2]),
+        "a.ign2": ("Good.Ndb\nBad Name With Spaces:x\n", "ignored names", None),
+        "a.yar": ('rule good { strings: $a = "abcdefgh" condition: $a }\n'
+                  'rule bad { strings: $a = condition: $a }\n', "yara rules", [2]),
+        "a.cvd": (b"ClamAV-VDB:garbage".decode() + "x" * 600, "hash signatures", [0]),
+    }
+    for name, (text, kind, bad_lines) in files.items():
+        write(f"{d}/{name}", text.encode())
+        rc, out, err = run(["db", "info", "--db", f"{d}/{name}"])
+        both = out + err
+        if bad_lines is None:
+            continue
+        for line in bad_lines:
+            expect(re.search(rf"^\s+{re.escape(d)}/{re.escape(name)}:{line}: \S", both, re.M),
+                   f"{name}: line {line} not named", both)
+        problems = int(re.search(r"^problems:\s+(\d+)", both, re.M).group(1))
+        expect(problems == len(bad_lines), f"{name}: {problems} problems, expected {len(bad_lines)}", both)
+    # The good .hdb line detects, with the set's problems said on stderr.
+    write(f"{d}/tree/eicar.com", EICAR)
+    rc, out, err = scan([f"{d}/tree"], "--db", f"{d}/a.hdb", "--db", f"{d}/a.ndb")
+    expect_verdict(rc, out, "RED", 1)
+    expect("Good.Hdb.UNOFFICIAL FOUND" in out, "the good hash line did not detect", out)
+    expect(re.search(r"warning: 8 signature problems", err), "no warning about the skipped lines", err)
 
 
 def raw_zip(entries):
