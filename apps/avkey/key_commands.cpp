@@ -303,8 +303,9 @@ int RunQuarantineRestore(const std::string& root, const std::string& id, const s
   key::Quarantine q(platform::Env::Default(), JoinPath(root, "quarantine"));
   auto target = q.Restore(id, to, key::DeviceId("/"));
   if (!target) return Error(target.error());
+  auto item = q.Get(id);
   JournalAction(*k, {{"path", scan::EscapeName(*target, false)}, {"action", "restore"}, {"result", "done"},
-                     {"quarantine_id", id}, {"reason", ""}});
+                     {"quarantine_id", id}, {"sha256", item ? item->record.value("sha256", "") : ""}, {"reason", ""}});
   std::printf("restored %s to %s\n", id.c_str(), scan::EscapeName(*target, true).c_str());
   return 0;
 }
@@ -318,7 +319,7 @@ int RunQuarantinePurge(const std::string& root, const std::string& id) {
   Status s = q.Purge(id);
   if (!s.ok()) return Error(s.message());
   JournalAction(*k, {{"path", item->record.value("original_path", "")}, {"action", "purge"}, {"result", "done"},
-                     {"quarantine_id", id}, {"reason", ""}});
+                     {"quarantine_id", id}, {"sha256", item->record.value("sha256", "")}, {"reason", ""}});
   std::printf("purged %s\n", id.c_str());
   return 0;
 }

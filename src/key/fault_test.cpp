@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -149,6 +150,13 @@ void KeyDiesAtEveryOperation(int err, int stride) {
     EXPECT_EQ(report->counts.detections, 4u);
     total = counting.ops();
     ASSERT_GT(total, 20) << "the scan should make many writes to the key";
+    // Each action record names the hash of the file it removed (docs/key-format.md).
+    std::set<std::string> acted, planted;
+    for (const auto& [path, content] : rig.planted) planted.insert(Sha256Hex(content));
+    for (const auto& r : rig.Journal().records) {
+      if (r.type == "action") acted.insert(r.payload.value("sha256", ""));
+    }
+    EXPECT_EQ(acted, planted);
   }
   int interrupted = 0;
   for (int n = 1; n <= total; n += stride) {

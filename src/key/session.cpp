@@ -305,11 +305,18 @@ void KeySession::Act(const scan::DetectionRecord& d) {
     o = s.ok() ? Outcome{"removed", ""} : Outcome{"failed", s.message()};
   }
   outcomes_[d.path] = o;
+  // The hash of the file acted on: the scanned one, or the quarantined copy's when the
+  // match was inside a member.
+  std::string sha = expected;
+  if (sha.empty() && !qid.empty()) {
+    if (auto item = quarantine_->Get(qid)) sha = item->record.value("sha256", "");
+  }
   JournalOrNote("action",
                 {{"path", scan::EscapeName(d.path, false)},
                  {"action", ActionName(p.action)},
                  {"result", o.result == "failed" ? "failed" : "done"},
                  {"quarantine_id", qid},
+                 {"sha256", sha},
                  {"reason", o.result == "failed" ? scan::EscapeName(o.detail, false) : ""}},
                 true);
 }
