@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -241,6 +242,14 @@ int RunKeyScan(const ScanArgs& args, const std::string& root) {
     if (refusal != ks.refusal()) ks.Refuse(refusal);
   }
   ks.Finish(&report);
+  // Why a threat is still there, in words: "No space left on device" means the key is full.
+  std::set<std::string> told;
+  for (const auto& d : report.detections) {
+    if (d.action_result == "failed" && told.insert(d.path).second) {
+      std::fprintf(stderr, "avkey: %s not done for %s: %s\n", d.action.c_str(),
+                   scan::EscapeName(d.path, true).c_str(), scan::EscapeName(d.action_detail, true).c_str());
+    }
+  }
   return Conclude(report, meta, args.json, out, t0);
 }
 

@@ -325,7 +325,10 @@ void KeySession::Finish(scan::ScanReport* report) {
   for (auto& d : report->detections) {
     d.action = ActionName(policy().action);
     auto it = outcomes_.find(d.path);
-    if (it != outcomes_.end()) d.action_result = it->second.result;
+    if (it != outcomes_.end()) {
+      d.action_result = it->second.result;
+      if (it->second.result == "failed") d.action_detail = it->second.detail;
+    }
   }
   if (!refusal_.empty()) {
     report->incomplete.push_back({"", {}, "refused", "refused (" + refusal_ + ")"});

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -336,6 +337,68 @@ def key_auto_targets_without_proc(d):
     shutil.move(f"{root}/media/key", f"{d}/key")
     start = journal(d)[0]["payload"]
     expect(start["targets"] == ["/"], f"journaled targets {start['targets']}")
+
+
+@case
+def key_really_full(d):
+    # The kernel's own ENOSPC, not the Env seam: the key is a tmpfs with 2.5 MiB free and
+    # the device holds four 1 MiB threats. What fits is quarantined; the rest stays in place,
+    # named (RED: threats remain, and why); the journal verifies. With room again, the next
+    # scan quarantines the rest and the journal verifies clean.
+    import ctypes
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        raise Skip("needs root and mount")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS: mounts vanish with this process
+        raise Skip("unshare(CLONE_NEWNS) failed: %s" % os.strerror(ctypes.get_errno()))
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    make_key(d, QUARANTINE_POLICY)
+    used = int(subprocess.run(["du", "-sk", f"{d}/key"], capture_output=True, text=True).stdout.split()[0])
+    os.makedirs(f"{d}/mnt")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used + 2560}k", "avkey-full-key", f"{d}/mnt"], check=True)
+    subprocess.run(["cp", "-a", f"{d}/key", f"{d}/mnt/key"], check=True)
+    planted = {}
+    for i in range(4):
+        data = EICAR + bytes([i]) * (1 << 20)
+        write(f"{d}/device/t{i}.com", data)
+        planted[f"{d}/device/t{i}.com"] = hashlib.sha256(data).hexdigest()
+    exe = st.AVKEY
+    try:
+        key_really_full_on(d, exe, used, planted)
+    finally:
+        subprocess.run(["umount", "-l", f"{d}/mnt"])
+
+
+def key_really_full_on(d, exe, used, planted):
+    rc, out, err = on_key(exe, ["scan", "--key", f"{d}/mnt/key", f"{d}/device"])
+    expect_verdict(rc, out, "RED", 1)
+    expect(re.search(r"avkey: quarantine not done for .*: .*No space left on device", err),
+           "the operator is not told the key is full", out + err)
+    kept = len(glob.glob(f"{d}/mnt/key/quarantine/*.json"))
+    expect(1 <= kept < 4, f"{kept} of 4 quarantined on a key with room for two", out + err)
+
+    def check(when, all_gone):
+        v = on_key(exe, ["journal", "verify", "--key", f"{d}/mnt/key"])
+        expect(v[0] in (0, 2), f"{when}: journal verify exit {v[0]}", v[1] + v[2])
+        q = {}
+        for rec in glob.glob(f"{d}/mnt/key/quarantine/*.json"):
+            with open(rec) as f:
+                r = json.load(f)
+            q[r["sha256"]] = rec
+            expect(os.path.getsize(rec[:-5] + ".bin") == r["size"] + 8, f"{when}: copy of {rec} is short")
+        for path, sha in planted.items():
+            if os.path.exists(path):
+                expect(not all_gone, f"{when}: {path} still on the device")
+                expect(sha256(path) == sha, f"{when}: {path} changed in place")
+            else:
+                expect(sha in q, f"{when}: {path} gone and not in the quarantine")
+        return v[0]
+
+    check("full key", all_gone=False)
+    subprocess.run(["mount", "-o", f"remount,size={used + 16384}k", f"{d}/mnt"], check=True)
+    rc, out, err = on_key(exe, ["scan", "--key", f"{d}/mnt/key", f"{d}/device"])
+    expect_verdict(rc, out, "GREEN", 3)
+    expect(check("after making room", all_gone=True) == 0, "the journal does not verify clean")
 
 
 def main():

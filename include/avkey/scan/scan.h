@@ -59,6 +59,7 @@ struct DetectionRecord {
   std::string sha256;                // hex SHA-256 of the layer that matched (innermost member)
   std::string action = "report";     // what the policy asked for
   std::string action_result = "none";  // none | quarantined | removed | failed
+  std::string action_detail;           // why it failed, for the operator ("... No space left on device")
   bool resolved() const { return action_result == "quarantined" || action_result == "removed"; }
 };
 
