@@ -4,7 +4,9 @@
 // report names the trouble, and the next run, key back, acknowledges the tear and goes on.
 // The same for the signature store: a publish cut at any operation leaves a verified
 // generation in use and nothing half-written that a later publish does not clear.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <map>
@@ -232,6 +234,32 @@ TEST(KeyFaults, PublishCutAtEveryOperationKeepsAVerifiedGeneration) {
     }
   }
   EXPECT_GT(total, 5);
+}
+
+// A killed process leaves NAME.tmp-PID files and .gen-N.tmp-PID directories; the next scan
+// removes those older than ten minutes, never a fresh one (a write may be in progress).
+TEST(KeyFaults, LeftoversOfKilledWritesAreRemovedWhenStale) {
+  TempDir dir;
+  KeyInfo k = testing::MakeKey(dir);
+  const std::vector<std::string> stale = {k.root + "/avkey.toml.tmp-4242", k.root + "/signatures/current.tmp-77",
+                                          k.root + "/inventory/D-1/S-1.json.gz.tmp-9"};
+  const std::vector<std::string> kept = {k.root + "/signatures/current.tmp-78", k.root + "/inventory/D-1/S-2.json.gz",
+                                         k.root + "/notes.tmp-x"};
+  for (const auto& p : stale) WriteFile(p, "partial");
+  for (const auto& p : kept) WriteFile(p, "keep");
+  fs::create_directories(k.root + "/signatures/.gen-3.tmp-4242");
+  WriteFile(k.root + "/signatures/.gen-3.tmp-4242/main.hdb", "partial");
+  auto age = [](const std::string& p) {
+    timespec old[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 3600, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), old, AT_SYMLINK_NOFOLLOW), 0) << p;
+  };
+  for (const auto& p : stale) age(p);
+  age(k.root + "/signatures/.gen-3.tmp-4242");
+  age(k.root + "/notes.tmp-x");
+  EXPECT_EQ(RemoveStaleTemporaries(k.root, std::chrono::minutes(10)), 4);
+  for (const auto& p : stale) EXPECT_FALSE(fs::exists(p)) << p;
+  EXPECT_FALSE(fs::exists(k.root + "/signatures/.gen-3.tmp-4242"));
+  for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
 }
 
 }  // namespace

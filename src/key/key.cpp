@@ -234,6 +234,40 @@ Status SignPolicy(platform::Env* env, const std::string& root, const std::string
 
 namespace {
 
+// "NAME.tmp-DIGITS": what WriteFileDurably and StageGeneration write before the rename.
+bool TemporaryName(std::string_view n) {
+  size_t at = n.rfind(".tmp-");
+  if (at == std::string_view::npos || at + 5 == n.size()) return false;
+  return std::all_of(n.begin() + static_cast<std::ptrdiff_t>(at + 5), n.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+int RemoveStaleIn(const std::string& dir, std::chrono::seconds min_age, std::vector<std::string>* subdirs) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(std::move(n));
+  }
+  ::closedir(d);
+  const auto now = std::chrono::system_clock::now();
+  int removed = 0;
+  for (const auto& n : names) {
+    std::string path = JoinPath(dir, n);
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0) continue;
+    if (!TemporaryName(n)) {
+      if (subdirs && S_ISDIR(st.st_mode)) subdirs->push_back(path);
+      continue;
+    }
+    auto mtime = std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec));
+    if (now - mtime < min_age) continue;
+    if (S_ISDIR(st.st_mode) ? RemoveTree(path).ok() : ::unlink(path.c_str()) == 0) ++removed;
+  }
+  return removed;
+}
+
 // Fills `gen-N` in `sigdir` through `fill(staging_dir, n)`, under a name the scanner
 // ignores; renames it to gen-N only when complete (a kill or a bad input never leaves a
 // half generation under a real name), switches `current`, and keeps the newest `keep`
@@ -244,6 +278,7 @@ Result<int> StageGeneration(platform::Env* env, const std::string& sigdir, int n
   std::string final_dir = JoinPath(sigdir, fmt::format("gen-{}", n));
   std::string gdir = JoinPath(sigdir, fmt::format(".gen-{}.tmp-{}", n, ::getpid()));
   (void)RemoveTree(gdir);
+  (void)RemoveStaleIn(sigdir, std::chrono::minutes(10), nullptr);  // what a killed publish left
   Status s = platform::MakeDirs(gdir);
   if (!s.ok()) return Fail(s.message());
   struct Cleanup {
@@ -355,6 +390,15 @@ Status WriteSignature(platform::Env* env, const std::string& path, const Signing
   auto sig = k.Sign(domain, content);
   if (!sig) return Status::Error(sig.error());
   return platform::WriteFileDurably(env, path, Base64Encode(*sig) + "\n");
+}
+
+
+int RemoveStaleTemporaries(const std::string& root, std::chrono::seconds min_age) {
+  int removed = RemoveStaleIn(root, min_age, nullptr) + RemoveStaleIn(JoinPath(root, "signatures"), min_age, nullptr);
+  std::vector<std::string> devices;
+  removed += RemoveStaleIn(JoinPath(root, "inventory"), min_age, &devices);
+  for (const auto& dev : devices) removed += RemoveStaleIn(dev, min_age, nullptr);
+  return removed;
 }
 
 int NewestVerifiedGeneration(const KeyInfo& key) {

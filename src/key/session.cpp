@@ -164,6 +164,9 @@ Result<std::unique_ptr<KeySession>> KeySession::Open(platform::Env* env, const S
     s->warnings_.push_back(fmt::format("removed {} unfinished quarantine files (an earlier scan was interrupted "
                                        "while quarantining; its originals were left in place)", n));
   }
+  if (int n = RemoveStaleTemporaries(s->key_.root, std::chrono::minutes(10)); n > 0) {
+    s->warnings_.push_back(fmt::format("removed {} temporary files left by interrupted writes to the key", n));
+  }
   auto policy = LoadPolicy(s->key_);
   if (!policy) {
     s->refusal_ = policy.error();

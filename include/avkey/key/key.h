@@ -77,6 +77,13 @@ Result<int> InstallGeneration(platform::Env* env, const KeyInfo& key, const std:
 // The number of the newest generation on the key that verifies; 0 when none does.
 int NewestVerifiedGeneration(const KeyInfo& key);
 
+// Removes what interrupted writes left on the key (a killed process, a pulled key): files
+// "NAME.tmp-PID" (platform::WriteFileDurably) and staging directories ".gen-N.tmp-PID", in
+// the key root, signatures/ and inventory/*/ (the quarantine cleans its own, Quarantine::
+// Recover). Only entries older than `min_age`, so a write in progress is never touched.
+// Returns how many were removed.
+int RemoveStaleTemporaries(const std::string& root, std::chrono::seconds min_age);
+
 // Copies `files` (ClamAV databases, YARA rules) into a new generation, writes its manifest,
 // signs it, and switches `current` to it. `created` is the signatures' date (their age is
 // measured from it). Keeps the two newest generations. Returns the new generation number.
