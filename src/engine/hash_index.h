@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "avkey/engine/engine.h"  // HexString
 #include "avkey/engine/status.h"
 
 namespace avkey::engine {
@@ -22,9 +23,6 @@ inline constexpr size_t DigestLength(HashType t) {
 }
 
 using Digest = std::array<uint8_t, 32>;
-
-// Lower-case hex of `bytes` (digests in names, headers and identities).
-std::string HexString(std::span<const uint8_t> bytes);
 
 // Parses a hex digest; the type is chosen by length (32 MD5, 40 SHA1, 64 SHA256).
 Result<std::pair<HashType, Digest>> ParseHexDigest(std::string_view hex);

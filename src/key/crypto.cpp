@@ -8,6 +8,8 @@
 
 #include <cstring>
 
+#include "avkey/engine/engine.h"
+
 namespace avkey::key {
 namespace {
 
@@ -70,16 +72,7 @@ std::string Sha256Stream::FinishHex() {
   return ToHex({out, len});
 }
 
-std::string ToHex(std::span<const uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (uint8_t b : bytes) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
+std::string ToHex(std::span<const uint8_t> bytes) { return engine::HexString(bytes); }
 
 Result<std::string> FromHex(std::string_view hex) {
   if (hex.size() % 2) return Fail("odd number of hex digits");

@@ -148,10 +148,7 @@ std::string Sha256Hex(std::span<const uint8_t> data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) return "";
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
-  return hex;
+  return engine::HexString({md, len});
 }
 
 // Per top-level file: the member chain being unpacked and the budget spent so far.

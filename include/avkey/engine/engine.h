@@ -150,6 +150,9 @@ class Scanner {
 // a few YARA rules for test artefacts): a scan works with no --db.
 Status AddBuiltinSignatures(DatabaseBuilder* builder);
 
+// Lower-case hex of `bytes`: the one hex encoder of every layer (digests, ids, identities).
+std::string HexString(std::span<const uint8_t> bytes);
+
 // Library versions linked in: "vectorscan 5.4.9, libyara 4.2.3, ...".
 std::string LibraryVersions();
 
