@@ -68,11 +68,7 @@ std::string Csv(std::string_view s) {
 // A member of a record from the key, for the terminal: control characters written by a
 // hostile device (a file name with ESC sequences) become \xNN and cannot move the cursor or
 // recolour a verdict.
-std::string Str(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "";
-  return scan::EscapeControls(it->is_string() ? it->get<std::string>() : it->dump());
-}
+std::string Str(const nlohmann::json& j, const char* key) { return scan::EscapeControls(key::MemberText(j, key)); }
 
 // The journal, checked, or nullopt after printing why it cannot be read.
 std::optional<key::JournalCheck> LoadJournal(const key::KeyInfo& k) {

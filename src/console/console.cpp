@@ -27,11 +27,7 @@ constexpr uint64_t kMaxInventoryBytes = 256ull << 20;  // decompressed
 
 std::string Now() { return key::TimeMs(std::chrono::system_clock::now()); }
 
-std::string Str(const nlohmann::json& j, const char* k) {
-  auto it = j.find(k);
-  if (it == j.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
+std::string Str(const nlohmann::json& j, const char* k) { return key::MemberText(j, k); }
 int64_t Int(const nlohmann::json& j, const char* k) {
   auto it = j.find(k);
   return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;

@@ -114,6 +114,13 @@ std::vector<JournalLine> SplitJournalLines(std::string_view all) {
 
 }  // namespace
 
+std::string MemberText(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string JournalPath(const std::string& root) {
   return platform::JoinPath(platform::JoinPath(root, "journal"), "journal.jsonl");
 }

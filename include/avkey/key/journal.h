@@ -87,4 +87,9 @@ JournalCheck CheckJournalText(std::string_view text, const std::string& key_id, 
 
 std::string JournalPath(const std::string& root);
 
+// A member of a record (journal payload, quarantine record) read back from a key, as text,
+// whatever its type: a string as is, a number or object as JSON, absent or null as "".
+// Key data is hostile: this never throws. Not escaped; escape before printing.
+std::string MemberText(const nlohmann::json& j, const char* key);
+
 }  // namespace avkey::key
