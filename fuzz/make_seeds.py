@@ -974,6 +974,7 @@ file_hashes = false
 asset_tag = "required"
 [indicator]
 hook = "bin/led"
+hook_sha256 = "4f2b8a3c9d0e1f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8"
 """,
         "bad_value": b'[action]\non_detection = "delete"\n',
         "unknown_key": b"[scan]\ntargts = []\n",

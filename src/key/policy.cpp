@@ -1,5 +1,6 @@
 #include "avkey/key/policy.h"
 
+#include <algorithm>
 #include <set>
 
 #include "avkey/key/crypto.h"
@@ -272,7 +273,8 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& origin) {
   TableReader op = table("operator");
   ok = ok && op.String("asset_tag", {"never", "optional", "required"}, &p.asset_tag) && op.NoUnknown();
   TableReader ind = table("indicator");
-  ok = ok && ind.String("hook", {}, &p.indicator_hook) && ind.NoUnknown();
+  ok = ok && ind.String("hook", {}, &p.indicator_hook) && ind.String("hook_sha256", {}, &p.indicator_hook_sha256) &&
+       ind.NoUnknown();
   if (!ok) return Fail(error);
 
   p.limits.max_depth = static_cast<uint32_t>(depth);
@@ -290,6 +292,17 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& origin) {
   if (!hook.empty() && (hook[0] == '/' || hook.find("..") != std::string::npos)) {
     return Fail(origin + ": [indicator] hook must be a path inside the key, relative to its root");
   }
+  // The key is writable on every device it visits: a hook not pinned by the signed policy
+  // could be replaced by one device and run by the next.
+  const std::string& pin = p.indicator_hook_sha256;
+  bool hex64 = pin.size() == 64 && std::all_of(pin.begin(), pin.end(), [](char c) {
+                 return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+               });
+  if (!hook.empty() && !hex64) {
+    return Fail(origin + ": [indicator] hook_sha256 must be the hook's SHA-256 (64 lower-case hex digits): "
+                         "sha256sum KEY/" + hook);
+  }
+  if (hook.empty() && !pin.empty()) return Fail(origin + ": [indicator] hook_sha256 without a hook");
   return p;
 }
 

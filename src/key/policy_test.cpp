@@ -50,6 +50,7 @@ file_hashes = true
 asset_tag = "required"
 [indicator]
 hook = "bin/led"
+hook_sha256 = "4f2b8a3c9d0e1f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8"
 )");
   ASSERT_TRUE(p.has_value()) << p.error();
   EXPECT_EQ(p->targets, (std::vector<std::string>{"/opt", "/home"}));
@@ -68,6 +69,7 @@ hook = "bin/led"
   EXPECT_TRUE(p->file_hashes);
   EXPECT_EQ(p->asset_tag, "required");
   EXPECT_EQ(p->indicator_hook, "bin/led");
+  EXPECT_EQ(p->indicator_hook_sha256, "4f2b8a3c9d0e1f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8");
 }
 
 TEST(Policy, ErrorsSayWhereAndWhy) {
@@ -82,6 +84,9 @@ TEST(Policy, ErrorsSayWhereAndWhy) {
       {"[scan]\nmax_filesize = \"12Q\"\n", "avkey.toml:2:16: [scan] max_filesize"},
       {"[scan]\ntargets = [\"relative/path\"]\n", "is neither \"auto\" nor an absolute path"},
       {"[indicator]\nhook = \"../../usr/bin/x\"\n", "hook must be a path inside the key"},
+      {"[indicator]\nhook = \"bin/led\"\n", "hook_sha256 must be the hook's SHA-256"},
+      {"[indicator]\nhook = \"bin/led\"\nhook_sha256 = \"ABCD\"\n", "hook_sha256 must be the hook's SHA-256"},
+      {"[indicator]\nhook_sha256 = \"4f2b\"\n", "hook_sha256 without a hook"},
       {"[scan\n", "avkey.toml:1:"},
   };
   for (const auto& c : cases) {

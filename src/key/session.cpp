@@ -1,7 +1,7 @@
 #include "avkey/key/session.h"
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -396,15 +396,37 @@ void KeySession::Finish(scan::ScanReport* report) {
 void KeySession::RunIndicatorHook(const scan::ScanReport& report) {
   const std::string& hook = policy().indicator_hook;
   if (hook.empty() || !refusal_.empty()) return;
-  // The hook is on the key and named by the signed policy; nothing from the device runs.
+  // The hook is on the key, named and pinned by hash by the signed policy. The key is
+  // writable on every device it visits, so what runs is exactly the bytes that were hashed:
+  // they are copied into a sealed memfd and that is executed, never the path.
   std::string path = JoinPath(key_.root, hook);
+  auto bytes = platform::ReadFile(path, 64ull << 20);
+  if (!bytes || Sha256Hex(*bytes) != policy().indicator_hook_sha256) {
+    JournalOrNote("hook_refused",
+                  {{"hook", scan::EscapeName(hook, false)},
+                   {"reason", bytes ? "its SHA-256 is not the one the policy pins" : scan::EscapeName(bytes.error(), false)}},
+                  true);
+    return;
+  }
+  int mfd = ::memfd_create("avkey-indicator-hook", MFD_ALLOW_SEALING);  // no CLOEXEC: scripts reopen it
+  if (mfd < 0) return;
+  Status w = env_->Write(mfd, *bytes, "memfd");
+  if (!w.ok() || ::fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    ::close(mfd);
+    return;
+  }
   scan::Verdict v = report.verdict();
   std::string colour = scan::VerdictName(v), code = std::to_string(static_cast<int>(v)),
               reason = scan::VerdictReason(report);
   char* argv[] = {path.data(), colour.data(), code.data(), reason.data(), nullptr};
   char* envp[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
-  pid_t pid;
-  if (posix_spawn(&pid, path.c_str(), nullptr, nullptr, argv, envp) != 0) return;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::fexecve(mfd, argv, envp);
+    ::_exit(127);
+  }
+  ::close(mfd);
+  if (pid < 0) return;
   // A hook gets 10 s; a hung LED driver must not hang the scanner.
   for (int i = 0; i < 100; ++i) {
     int status;

@@ -240,14 +240,25 @@ def key_policy_decides(d):
 
 @case
 def key_indicator_hook(d):
-    exe = make_key(d, '[indicator]\nhook = "bin/led"\n[operator]\nasset_tag = "never"\n')
-    write(f"{d}/key/bin/led", f"#!/bin/sh\necho \"$@\" > {d}/led.out\n".encode())
+    # The hook runs with the verdict, only as the signed policy pins it: a device that
+    # rewrites the hook on the key (it is writable there) gets it refused, not run.
+    hook = f"#!/bin/sh\necho \"$@\" > {d}/led.out\n".encode()
+    pin = hashlib.sha256(hook).hexdigest()
+    exe = make_key(d, f'[indicator]\nhook = "bin/led"\nhook_sha256 = "{pin}"\n[operator]\nasset_tag = "never"\n')
+    write(f"{d}/key/bin/led", hook)
     os.chmod(f"{d}/key/bin/led", 0o755)
     write(f"{d}/device/eicar.com", EICAR)
     rc, out, err = on_key(exe, ["scan", f"{d}/device"])
     expect_verdict(rc, out, "RED", 1)
     led = open(f"{d}/led.out").read()
     expect(led.startswith("RED 1 1 threat remains"), f"hook got: {led!r}")
+    os.unlink(f"{d}/led.out")
+    write(f"{d}/key/bin/led", hook.replace(b"echo", b"touch {d}/planted; echo".replace(b"{d}", d.encode())))
+    rc, out, err = on_key(exe, ["scan", f"{d}/device"])
+    expect_verdict(rc, out, "RED", 1)
+    expect(not os.path.exists(f"{d}/led.out") and not os.path.exists(f"{d}/planted"), "a rewritten hook ran")
+    refused = [r for r in journal(d) if r["type"] == "hook_refused"]
+    expect(len(refused) == 1 and "SHA-256" in refused[0]["payload"]["reason"], str(refused))
 
 
 @case

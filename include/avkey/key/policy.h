@@ -28,6 +28,7 @@ struct Policy {
   bool file_hashes = false;
   std::string asset_tag = "optional";  // never | optional | required
   std::string indicator_hook;          // relative to the key root; empty: none
+  std::string indicator_hook_sha256;   // the hook's content, pinned by the signed policy (hex)
 };
 
 // Parses policy text. Errors are "avkey.toml:LINE:COL: reason"; unknown keys are errors.
