@@ -308,11 +308,19 @@ int RunScanCommand(const ScanArgs& args) {
   }
   meta.database_identity = loaded->db->identity();
   meta.database_signatures = loaded->db->report().total();
-  if (const auto& problems = loaded->db->report().problems; !problems.empty()) {
-    // The scan runs on what loaded, but the operator must know some signatures did not.
-    std::fprintf(stderr, "avkey: warning: %zu signature problem%s, those signatures are not used (first: %s:%llu: %s); "
-                 "`avkey db info --db ...` lists them\n", problems.size(), problems.size() == 1 ? "" : "s",
-                 problems[0].file.c_str(), static_cast<unsigned long long>(problems[0].line), problems[0].reason.c_str());
+  {
+    // The scan runs on what loaded, but the operator must know some signatures did not
+    // (problems that are not about a signature, like a cache that could not be written, aside).
+    std::vector<const engine::LoadProblem*> skipped;
+    for (const auto& p : loaded->db->report().problems) {
+      if (!p.reason.starts_with("cache not written") && !p.reason.starts_with("warning: ")) skipped.push_back(&p);
+    }
+    if (!skipped.empty()) {
+      std::fprintf(stderr, "avkey: warning: %zu signature problem%s, those signatures are not used (first: %s:%llu: %s); "
+                   "`avkey db info --db ...` lists them\n", skipped.size(), skipped.size() == 1 ? "" : "s",
+                   scan::EscapeName(skipped[0]->file, true).c_str(), static_cast<unsigned long long>(skipped[0]->line),
+                   scan::EscapeName(skipped[0]->reason, true).c_str());
+    }
   }
 
   ConsoleSink sink(out);

@@ -260,6 +260,15 @@ TEST(KeyFaults, LeftoversOfKilledWritesAreRemovedWhenStale) {
   for (const auto& p : stale) EXPECT_FALSE(fs::exists(p)) << p;
   EXPECT_FALSE(fs::exists(k.root + "/signatures/.gen-3.tmp-4242"));
   for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
+
+  // A device made inventory/ a symlink to somewhere else: nothing there is touched.
+  std::string elsewhere = dir / "elsewhere";
+  WriteFile(elsewhere + "/D-9/victim.tmp-1", "not the key's");
+  age(elsewhere + "/D-9/victim.tmp-1");
+  fs::remove_all(k.root + "/inventory");
+  fs::create_directory_symlink(elsewhere, k.root + "/inventory");
+  EXPECT_EQ(RemoveStaleTemporaries(k.root, std::chrono::minutes(10)), 0);
+  EXPECT_TRUE(fs::exists(elsewhere + "/D-9/victim.tmp-1"));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <functional>
 
@@ -242,9 +243,17 @@ bool TemporaryName(std::string_view n) {
                      [](char c) { return c >= '0' && c <= '9'; });
 }
 
-int RemoveStaleIn(const std::string& dir, std::chrono::seconds min_age, std::vector<std::string>* subdirs) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return 0;
+// Removes stale temporaries in the directory `dir_fd` holds (and, with `subdirs`, one level
+// below). Everything is relative to that fd and nothing is followed: the key is written by the
+// devices it visits, and a symlinked inventory/ must not make a root scanner delete elsewhere.
+int RemoveStaleAt(int dir_fd, std::chrono::seconds min_age, bool subdirs) {
+  int fd = ::dup(dir_fd);
+  if (fd < 0) return 0;
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return 0;
+  }
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
@@ -254,18 +263,48 @@ int RemoveStaleIn(const std::string& dir, std::chrono::seconds min_age, std::vec
   const auto now = std::chrono::system_clock::now();
   int removed = 0;
   for (const auto& n : names) {
-    std::string path = JoinPath(dir, n);
     struct stat st;
-    if (::lstat(path.c_str(), &st) != 0) continue;
+    if (::fstatat(dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (!TemporaryName(n)) {
-      if (subdirs && S_ISDIR(st.st_mode)) subdirs->push_back(path);
+      if (subdirs && S_ISDIR(st.st_mode)) {
+        int sub = ::openat(dir_fd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub >= 0) {
+          removed += RemoveStaleAt(sub, min_age, false);
+          ::close(sub);
+        }
+      }
       continue;
     }
     auto mtime = std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec));
     if (now - mtime < min_age) continue;
-    if (S_ISDIR(st.st_mode) ? RemoveTree(path).ok() : ::unlink(path.c_str()) == 0) ++removed;
+    if (S_ISDIR(st.st_mode)) {
+      // A staging directory holds only files.
+      int sub = ::openat(dir_fd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) continue;
+      if (DIR* d2 = ::fdopendir(sub)) {
+        std::vector<std::string> inner;
+        while (dirent* e = ::readdir(d2)) {
+          if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) inner.emplace_back(e->d_name);
+        }
+        for (const auto& f : inner) ::unlinkat(::dirfd(d2), f.c_str(), 0);  // a subdirectory stays: rmdir fails
+        ::closedir(d2);
+      } else {
+        ::close(sub);
+      }
+      if (::unlinkat(dir_fd, n.c_str(), AT_REMOVEDIR) == 0) ++removed;
+    } else if (::unlinkat(dir_fd, n.c_str(), 0) == 0) {
+      ++removed;
+    }
   }
   return removed;
+}
+
+int RemoveStaleIn(const std::string& dir, std::chrono::seconds min_age, bool subdirs) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int n = RemoveStaleAt(fd, min_age, subdirs);
+  ::close(fd);
+  return n;
 }
 
 // Fills `gen-N` in `sigdir` through `fill(staging_dir, n)`, under a name the scanner
@@ -278,7 +317,7 @@ Result<int> StageGeneration(platform::Env* env, const std::string& sigdir, int n
   std::string final_dir = JoinPath(sigdir, fmt::format("gen-{}", n));
   std::string gdir = JoinPath(sigdir, fmt::format(".gen-{}.tmp-{}", n, ::getpid()));
   (void)RemoveTree(gdir);
-  (void)RemoveStaleIn(sigdir, std::chrono::minutes(10), nullptr);  // what a killed publish left
+  (void)RemoveStaleIn(sigdir, std::chrono::minutes(10), false);  // what a killed publish left
   Status s = platform::MakeDirs(gdir);
   if (!s.ok()) return Fail(s.message());
   struct Cleanup {
@@ -394,11 +433,8 @@ Status WriteSignature(platform::Env* env, const std::string& path, const Signing
 
 
 int RemoveStaleTemporaries(const std::string& root, std::chrono::seconds min_age) {
-  int removed = RemoveStaleIn(root, min_age, nullptr) + RemoveStaleIn(JoinPath(root, "signatures"), min_age, nullptr);
-  std::vector<std::string> devices;
-  removed += RemoveStaleIn(JoinPath(root, "inventory"), min_age, &devices);
-  for (const auto& dev : devices) removed += RemoveStaleIn(dev, min_age, nullptr);
-  return removed;
+  return RemoveStaleIn(root, min_age, false) + RemoveStaleIn(JoinPath(root, "signatures"), min_age, false) +
+         RemoveStaleIn(JoinPath(root, "inventory"), min_age, true);
 }
 
 int NewestVerifiedGeneration(const KeyInfo& key) {

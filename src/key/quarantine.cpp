@@ -405,11 +405,17 @@ Status Quarantine::Purge(const std::string& id) {
 }
 
 int Quarantine::Recover() {
-  DIR* d = ::opendir(dir_.c_str());
-  if (!d) return 0;
+  // Relative to the directory's fd, opened without following a symlink: a device may have
+  // made quarantine/ point elsewhere, and this deletes files.
+  int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return 0;
+  }
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
-  ::closedir(d);
   int removed = 0;
   for (const auto& n : names) {
     bool stale = false;
@@ -417,10 +423,12 @@ int Quarantine::Recover() {
       stale = n.rfind("Q-", 0) == 0;  // an interrupted copy or record write
     } else if (n.ends_with(".bin")) {
       struct stat st;
-      stale = ::stat(JoinPath(dir_, n.substr(0, n.size() - 4) + ".json").c_str(), &st) != 0 && errno == ENOENT;
+      std::string record = n.substr(0, n.size() - 4) + ".json";
+      stale = ::fstatat(::dirfd(d), record.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
     }
-    if (stale && ::unlink(JoinPath(dir_, n).c_str()) == 0) ++removed;
+    if (stale && ::unlinkat(::dirfd(d), n.c_str(), 0) == 0) ++removed;
   }
+  ::closedir(d);
   if (removed) (void)env_->FsyncDir(dir_);
   return removed;
 }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstring>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -408,12 +409,21 @@ void KeySession::RunIndicatorHook(const scan::ScanReport& report) {
                   true);
     return;
   }
-  int mfd = ::memfd_create("avkey-indicator-hook", MFD_ALLOW_SEALING);  // no CLOEXEC: scripts reopen it
-  if (mfd < 0) return;
+  auto failed = [&](const std::string& why) {
+    JournalOrNote("hook_failed", {{"hook", scan::EscapeName(hook, false)}, {"reason", why}}, true);
+  };
+  // No CLOEXEC: a script's interpreter reopens it as /dev/fd/N. MFD_EXEC: kernels with
+  // vm.memfd_noexec make memfds non-executable unless asked (older kernels reject the flag).
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+  int mfd = ::memfd_create("avkey-indicator-hook", MFD_ALLOW_SEALING | MFD_EXEC);
+  if (mfd < 0 && errno == EINVAL) mfd = ::memfd_create("avkey-indicator-hook", MFD_ALLOW_SEALING);
+  if (mfd < 0) return failed(std::string("memfd_create: ") + std::strerror(errno));
   Status w = env_->Write(mfd, *bytes, "memfd");
   if (!w.ok() || ::fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
     ::close(mfd);
-    return;
+    return failed(w.ok() ? std::string("sealing the copy: ") + std::strerror(errno) : w.message());
   }
   scan::Verdict v = report.verdict();
   std::string colour = scan::VerdictName(v), code = std::to_string(static_cast<int>(v)),
@@ -425,16 +435,21 @@ void KeySession::RunIndicatorHook(const scan::ScanReport& report) {
     ::fexecve(mfd, argv, envp);
     ::_exit(127);
   }
+  int fork_errno = errno;
   ::close(mfd);
-  if (pid < 0) return;
+  if (pid < 0) return failed(std::string("fork: ") + std::strerror(fork_errno));
   // A hook gets 10 s; a hung LED driver must not hang the scanner.
   for (int i = 0; i < 100; ++i) {
     int status;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 127) failed("it could not be executed (exit status 127)");
+      return;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
+  failed("killed after 10 s");
 }
 
 }  // namespace avkey::key

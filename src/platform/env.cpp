@@ -86,7 +86,9 @@ Status WriteFileDurably(Env* env, const std::string& path, std::string_view data
 }
 
 Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO or device planted where a file should be must not block the open
+  // (it is then refused as not a regular file); it changes nothing for regular files.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return Errno("open", path, errno);
   struct stat st;
   if (::fstat(fd, &st) != 0) {

@@ -66,6 +66,9 @@ Result<ArchivePtr> NewReader(bool raw) {
     archive_read_support_format_warc(a.get());
     archive_read_support_format_xar(a.get());
     archive_read_support_format_zip(a.get());
+    // Past a tar's end-of-archive blocks, keep reading: `tar --ignore-zeros` extracts a
+    // second archive appended there, so a scanner that stops at the first end misses it.
+    archive_read_set_options(a.get(), "tar:read_concatenated_archives");
   }
   return a;
 }

@@ -171,8 +171,9 @@ IncompleteItem MakeIncomplete(const std::string& path, int err, std::string_view
 // legal, easy to make, and a place to hide from tools that stop at ENAMETOOLONG. The
 // longest prefix that fits is opened as open() would (symlinks in it followed, as for any
 // PATH the user gives), then the rest one component at a time with openat(), following no
-// symlink on the way down: the walker found those components as real directories.
-int OpenPath(const std::string& path, int flags) {
+// symlink on the way down (the walker found those components as real directories) unless
+// `follow` (--follow-symlinks: the walker went through links).
+int OpenPath(const std::string& path, int flags, bool follow = false) {
   int fd = ::open(path.c_str(), flags);
   if (fd >= 0 || errno != ENAMETOOLONG) return fd;
   size_t cut = path.rfind('/', PATH_MAX - 1);
@@ -187,7 +188,8 @@ int OpenPath(const std::string& path, int flags) {
     size_t slash = path.find('/', pos);
     std::string name = path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
     bool last = slash == std::string::npos || path.find_first_not_of('/', slash) == std::string::npos;
-    int next = name.empty() ? ::dup(dir) : ::openat(dir, name.c_str(), last ? flags : kDirFlags | O_NOFOLLOW);
+    int next = name.empty() ? ::dup(dir)
+                            : ::openat(dir, name.c_str(), last ? flags : kDirFlags | (follow ? 0 : O_NOFOLLOW));
     int err = errno;
     ::close(dir);
     if (last || next < 0) {
@@ -240,6 +242,10 @@ struct FdCloser {
     if (fd >= 0) ::close(fd);
   }
 };
+
+// Directories whose path is longer are reported "too-deep" and not entered (4x PATH_MAX:
+// no real tree comes near; a hostile one is cut before it costs much).
+constexpr size_t kMaxWalkPath = 4 * PATH_MAX;
 
 class Walker {
  public:
@@ -312,8 +318,8 @@ class Walker {
 
   void ReadDir(const Frame& f, std::vector<Frame>* stack) {
     int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK | (f.follow ? 0 : O_NOFOLLOW);
-    int fd = OpenPath(f.path, flags | O_NOATIME);  // leave directory atimes alone too
-    if (fd < 0 && errno == EPERM) fd = OpenPath(f.path, flags);
+    int fd = OpenPath(f.path, flags | O_NOATIME, opt_.follow_symlinks);  // leave directory atimes alone too
+    if (fd < 0 && errno == EPERM) fd = OpenPath(f.path, flags, opt_.follow_symlinks);
     if (fd < 0) {
       if (errno == ELOOP || errno == ENOTDIR) {  // replaced by a symlink or a file meanwhile
         col_.Skip();
@@ -368,6 +374,13 @@ class Walker {
         col_.Found();
         if (!queue_.Push({child, via_link}, stop_)) return;
       } else if (S_ISDIR(st.st_mode)) {
+        if (child.size() > kMaxWalkPath) {
+          // Past PATH_MAX each level costs an openat() per component above it: a tree nested
+          // a million deep (cheap to make) would cost days. Said, not walked.
+          col_.AddIncomplete({child, {}, "too-deep",
+                              fmt::format("too-deep (path longer than {} bytes; not walked)", kMaxWalkPath)});
+          continue;
+        }
         if ((opt_.one_file_system && st.st_dev != root_dev_) || PseudoFs(f, name) ||
             !visited_.insert({st.st_dev, st.st_ino}).second) {  // (dev,ino) seen: a loop or a bind mount
           col_.Skip();
@@ -414,8 +427,8 @@ class Worker {
     // O_NONBLOCK: opening a FIFO that replaced a file must not block; fstat then rejects it.
     // O_NOATIME: the device must not be changed, not even its access times (root only).
     int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (item.follow ? 0 : O_NOFOLLOW);
-    int fd = OpenPath(item.path, flags | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = OpenPath(item.path, flags);
+    int fd = OpenPath(item.path, flags | O_NOATIME, opt_.follow_symlinks);
+    if (fd < 0 && errno == EPERM) fd = OpenPath(item.path, flags, opt_.follow_symlinks);
     if (fd < 0) {
       if (errno == ELOOP) {  // became a symlink since the walker saw it
         col_.Skip();

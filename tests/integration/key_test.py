@@ -259,6 +259,13 @@ def key_indicator_hook(d):
     expect(not os.path.exists(f"{d}/led.out") and not os.path.exists(f"{d}/planted"), "a rewritten hook ran")
     refused = [r for r in journal(d) if r["type"] == "hook_refused"]
     expect(len(refused) == 1 and "SHA-256" in refused[0]["payload"]["reason"], str(refused))
+    # A FIFO planted as the hook must not hang the scan before its verdict.
+    os.unlink(f"{d}/key/bin/led")
+    os.mkfifo(f"{d}/key/bin/led")
+    rc, out, err = on_key(exe, ["scan", f"{d}/device"], timeout=60)
+    expect_verdict(rc, out, "RED", 1)
+    refused = [r for r in journal(d) if r["type"] == "hook_refused"]
+    expect(len(refused) == 2 and "not a regular file" in refused[1]["payload"]["reason"], str(refused))
 
 
 @case

@@ -396,6 +396,32 @@ def truncated_archives_never_clean(d):
 
 
 @case
+def tar_concatenated_archives_read(d):
+    # Data after a tar's end-of-archive blocks is a second archive to `tar --ignore-zeros`:
+    # it is read too, plain and under gzip, even when the first archive holds only a directory.
+    def tar(members, dirs=()):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+            for name in dirs:
+                info = tarfile.TarInfo(name)
+                info.type = tarfile.DIRTYPE
+                t.addfile(info)
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+    write(f"{d}/two.tar", tar([("a.txt", b"hello")]) + tar([("eicar.com", EICAR)]))
+    import gzip
+    write(f"{d}/dir-then.tar.gz", gzip.compress(tar([], dirs=["x/"]) + tar([("eicar.com", EICAR)])))
+    rc, out, _ = scan([d])
+    expect_verdict(rc, out, "RED", 1)
+    for name in ("two.tar", "dir-then.tar.gz"):
+        expect(re.search(rf"^{re.escape(d)}/{re.escape(name)}//eicar.com: .* FOUND$", out, re.M),
+               f"{name}: the appended archive was not read", out)
+
+
+@case
 def amber_limit_depth(d):
     data = EICAR
     name = "eicar.com"
@@ -616,6 +642,22 @@ def deep_path_beyond_path_max(d):
     expect(len(rep["detections"]) == 1 and len(rep["detections"][0]["path"]) > 6000,
            "the deep file was not found", json.dumps(rep)[:400])
     expect(rep["detections"][0]["path"].endswith("/eicar.com"), "wrong path", out[:400])
+    # Deeper than 16 KiB of path is not walked (each level past PATH_MAX costs openat()s per
+    # level: a million-deep tree would cost days) and says so.
+    os.makedirs(f"{d}/deeper")
+    fd = os.open(f"{d}/deeper", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(90):
+            os.mkdir("e" * 200, dir_fd=fd)
+            nfd = os.open("e" * 200, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+    finally:
+        os.close(fd)
+    rc, out, _ = scan([f"{d}/deeper"])
+    expect_verdict(rc, out, "AMBER", 2)
+    expect(re.search(r": too-deep \(path longer than 16384 bytes; not walked\) INCOMPLETE$", out, re.M),
+           "no too-deep line", out[-600:])
 
 
 # ---- the walk -------------------------------------------------------------------------
