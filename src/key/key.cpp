@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <functional>
 
@@ -247,19 +246,7 @@ bool TemporaryName(std::string_view n) {
 // below). Everything is relative to that fd and nothing is followed: the key is written by the
 // devices it visits, and a symlinked inventory/ must not make a root scanner delete elsewhere.
 int RemoveStaleAt(int dir_fd, std::chrono::seconds min_age, bool subdirs) {
-  int fd = ::dup(dir_fd);
-  if (fd < 0) return 0;
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return 0;
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(std::move(n));
-  }
-  ::closedir(d);
+  const std::vector<std::string> names = platform::ListDirAt(dir_fd);
   const auto now = std::chrono::system_clock::now();
   int removed = 0;
   for (const auto& n : names) {
@@ -281,16 +268,8 @@ int RemoveStaleAt(int dir_fd, std::chrono::seconds min_age, bool subdirs) {
       // A staging directory holds only files.
       int sub = ::openat(dir_fd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (sub < 0) continue;
-      if (DIR* d2 = ::fdopendir(sub)) {
-        std::vector<std::string> inner;
-        while (dirent* e = ::readdir(d2)) {
-          if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) inner.emplace_back(e->d_name);
-        }
-        for (const auto& f : inner) ::unlinkat(::dirfd(d2), f.c_str(), 0);  // a subdirectory stays: rmdir fails
-        ::closedir(d2);
-      } else {
-        ::close(sub);
-      }
+      for (const auto& f : platform::ListDirAt(sub)) ::unlinkat(sub, f.c_str(), 0);  // a subdirectory stays: rmdir fails
+      ::close(sub);
       if (::unlinkat(dir_fd, n.c_str(), AT_REMOVEDIR) == 0) ++removed;
     } else if (::unlinkat(dir_fd, n.c_str(), 0) == 0) {
       ++removed;

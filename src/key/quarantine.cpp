@@ -409,26 +409,19 @@ int Quarantine::Recover() {
   // made quarantine/ point elsewhere, and this deletes files.
   int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return 0;
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return 0;
-  }
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
   int removed = 0;
-  for (const auto& n : names) {
+  for (const auto& n : platform::ListDirAt(fd)) {
     bool stale = false;
     if (n.ends_with(".tmp") || n.find(".tmp-") != std::string::npos) {
       stale = n.rfind("Q-", 0) == 0;  // an interrupted copy or record write
     } else if (n.ends_with(".bin")) {
       struct stat st;
       std::string record = n.substr(0, n.size() - 4) + ".json";
-      stale = ::fstatat(::dirfd(d), record.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
+      stale = ::fstatat(fd, record.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
     }
-    if (stale && ::unlinkat(::dirfd(d), n.c_str(), 0) == 0) ++removed;
+    if (stale && ::unlinkat(fd, n.c_str(), 0) == 0) ++removed;
   }
-  ::closedir(d);
+  ::close(fd);
   if (removed) (void)env_->FsyncDir(dir_);
   return removed;
 }

@@ -1,5 +1,6 @@
 #include "avkey/platform/env.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -83,6 +84,23 @@ Status WriteFileDurably(Env* env, const std::string& path, std::string_view data
     return s;
   }
   return env->FsyncDir(DirName(path));
+}
+
+std::vector<std::string> ListDirAt(int dir_fd) {
+  std::vector<std::string> names;
+  int fd = ::dup(dir_fd);  // closedir() closes the fd it was given
+  if (fd < 0) return names;
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return names;
+  }
+  ::rewinddir(d);
+  while (dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  return names;
 }
 
 Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "avkey/engine/status.h"
 
@@ -43,6 +44,10 @@ Result<std::string> ReadFile(const std::string& path, uint64_t max_size);
 std::string JoinPath(std::string_view dir, std::string_view name);
 // The directory part of `path` ("." when there is none).
 std::string DirName(const std::string& path);
+
+// The entry names of the directory `dir_fd` is open on ("." and ".." left out); the fd stays
+// open and usable for the *at() calls that follow. Empty if it cannot be read.
+std::vector<std::string> ListDirAt(int dir_fd);
 
 // mkdir -p with `mode`; existing directories are fine.
 Status MakeDirs(const std::string& path, mode_t mode = 0755);
