@@ -29,9 +29,13 @@ struct HsScratchDeleter {
 };
 using HsScratchPtr = std::unique_ptr<hs_scratch_t, HsScratchDeleter>;
 
-// A reported signature.
+// A reported signature. Its name (as reported, with ".UNOFFICIAL" where due) lives in
+// Database::Impl::sig_names: one buffer for all names instead of one heap string each
+// (a 100k-line .hdb spent a fifth of its load allocating them; fresh memory is what
+// start-up pays for on a VM, about 3 ms per MiB here).
 struct SigInfo {
-  std::string name;  // as reported (with ".UNOFFICIAL" where due)
+  uint32_t name_offset;
+  uint32_t name_size;
   EngineKind engine;
 };
 
@@ -57,6 +61,10 @@ struct Database::Impl {
   LoadReport report;
   std::string identity;
   std::vector<SigInfo> sigs;
+  std::string sig_names;   // every SigInfo's name, back to back
+  std::string_view SigName(uint32_t sig) const {
+    return std::string_view(sig_names).substr(sigs[sig].name_offset, sigs[sig].name_size);
+  }
   HashIndex hashes;        // whole-layer hashes (.hdb .hsb)
   HashIndex section_hashes;  // PE section hashes (.mdb .msb)
   HashIndex allow;         // .fp .sfp

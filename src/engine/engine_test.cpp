@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -141,6 +142,54 @@ TEST(Engine, IdentityDependsOnContent) {
   EXPECT_EQ((*da)->identity(), (*db)->identity());
   EXPECT_NE((*da)->identity(), (*dc)->identity());
   EXPECT_EQ((*da)->identity().size(), 64u);
+}
+
+std::string Md5Hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
+  return HexString(std::span<const uint8_t>(md, len));
+}
+
+// AddPath reads line formats in 1 MiB pieces: lines cut by a piece boundary, a last line
+// without its newline and a line longer than a piece must load exactly as from memory.
+TEST(Engine, FileReadInPiecesLoadsAsFromMemory) {
+  auto dir = std::filesystem::temp_directory_path() / ("avkey-pieces-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string text;
+  std::vector<std::string> samples;
+  for (int i = 0; text.size() < (3u << 20); ++i) {
+    samples.push_back("sample number " + std::to_string(i));
+    text += Md5Hex(samples.back()) + ":" + std::to_string(samples.back().size()) + ":Piece.Test-" +
+            std::to_string(i) + std::string(i % 7, 'x') + "\n";
+    if (i == 20000) text += std::string((1u << 20) + 300, 'z') + "\n";  // one bad line longer than a piece
+  }
+  text.pop_back();  // the last line ends without a newline
+  const auto path = dir / "pieces.hdb";
+  std::ofstream(path, std::ios::binary) << text;
+
+  DatabaseBuilder from_file, from_memory;
+  ASSERT_TRUE(from_file.AddPath(path).ok());
+  ASSERT_TRUE(from_memory.AddSource(path.string(), text, false).ok());
+  auto a = from_file.Build(), b = from_memory.Build();
+  ASSERT_TRUE(a && b);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ((*a)->identity(), (*b)->identity());
+  EXPECT_EQ((*a)->report().hash, samples.size());
+  EXPECT_EQ((*a)->report().hash, (*b)->report().hash);
+  ASSERT_EQ((*a)->report().problems.size(), 1u);
+  EXPECT_EQ((*a)->report().problems[0].line, 20002u);
+  EXPECT_EQ((*a)->report().problems[0].line, (*b)->report().problems[0].line);
+  // Every line detects its sample, wherever the pieces were cut.
+  Scanner scanner(*a);
+  std::vector<Detection> out;
+  size_t wrong = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    ASSERT_TRUE(scanner.Scan(Bytes(samples[i]), {}, &out).ok());
+    std::string name = "Piece.Test-" + std::to_string(i) + std::string(i % 7, 'x') + ".UNOFFICIAL";
+    if (out.size() != 1 || out[0].name != name) ++wrong;
+  }
+  EXPECT_EQ(wrong, 0u);
 }
 
 TEST(Engine, UnsupportedTypeIsAnError) {

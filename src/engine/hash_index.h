@@ -16,6 +16,14 @@
 
 namespace avkey::engine {
 
+// Makes room for `more` elements beyond size(), at least doubling the capacity when it
+// has to grow (so that many small reservations stay amortised linear).
+template <typename T>
+void ReserveMore(std::vector<T>* v, size_t more) {
+  const size_t need = v->size() + more;
+  if (need > v->capacity()) v->reserve(std::max(need, 2 * v->capacity()));
+}
+
 enum class HashType : uint8_t { kMd5 = 0, kSha1 = 1, kSha256 = 2 };
 inline constexpr uint64_t kAnySize = UINT64_MAX;
 inline constexpr size_t DigestLength(HashType t) {
@@ -49,6 +57,8 @@ class LazyDigests {
 class HashIndex {
  public:
   void Add(HashType type, const Digest& digest, uint64_t size, uint32_t sig);
+  // Room for `more` further entries of known size (a hint; Add() works without it).
+  void Reserve(size_t more) { ReserveMore(&by_size_, more); }
   // Sorts the entries; call once after the last Add() and before any lookup.
   void Finalize();
   bool empty() const { return count_ == 0; }

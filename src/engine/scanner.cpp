@@ -229,13 +229,13 @@ struct Scanner::Impl {
     // Hashes: only when some signature has this size.
     LazyDigests digests(bytes);
     if (d.hashes.MayMatch(bytes.size()))
-      d.hashes.Lookup(bytes.size(), &digests, [&](uint32_t sig) { out->push_back({d.sigs[sig].name, EngineKind::kHash}); });
+      d.hashes.Lookup(bytes.size(), &digests, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
     if (exe && exe->type == TargetType::kPE && !d.section_hashes.empty()) {
       for (const ExeSection& s : exe->sections) {
         if (s.raw_size == 0 || s.raw_offset + s.raw_size > bytes.size() || !d.section_hashes.MayMatch(s.raw_size))
           continue;
         LazyDigests sd(bytes.subspan(s.raw_offset, s.raw_size));
-        d.section_hashes.Lookup(s.raw_size, &sd, [&](uint32_t sig) { out->push_back({d.sigs[sig].name, EngineKind::kHash}); });
+        d.section_hashes.Lookup(s.raw_size, &sd, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
       }
     }
 
@@ -246,10 +246,10 @@ struct Scanner::Impl {
       ScanBodies(std::span<const uint8_t>(normalized.data(), n), /*normalized=*/true, &status);
     }
     data = bytes;
-    for (uint32_t sig : touched_sigs) out->push_back({d.sigs[sig].name, EngineKind::kBody});
+    for (uint32_t sig : touched_sigs) out->push_back({std::string(d.SigName(sig)), EngineKind::kBody});
     for (uint32_t l : touched_logicals) {
       const Logical& lg = d.logicals[l];
-      if (EvaluateLogical(lg)) out->push_back({d.sigs[lg.sig].name, EngineKind::kLogical});
+      if (EvaluateLogical(lg)) out->push_back({std::string(d.SigName(lg.sig)), EngineKind::kLogical});
     }
     Reset();
 
