@@ -665,8 +665,15 @@ uint32_t BodyPattern::MatchWindow(std::span<const uint8_t> data, uint64_t first,
   const uint8_t* fold = options_.nocase ? Folds().lower.data() : Folds().identity.data();
   uint32_t found = 0;
   last = std::min<uint64_t>(last, data.size());
+  // Most starts fail on their first bytes: test up to 4 of a leading exact run before
+  // setting up a full walk (offset-pinned signatures are tried on every layer).
+  const Token* head = !forward_.empty() && forward_[0].kind == Token::Kind::kBytes ? &forward_[0] : nullptr;
+  const size_t head_len = head ? std::min<size_t>(head->value.size(), 4) : 0;
   for (uint64_t start = first; start <= last && found < limit; ++start) {
-    if (data.size() - start < min_len_) break;
+    if (data.size() - start < min_len_) break;  // min_len_ >= head_len
+    size_t j = 0;
+    while (j < head_len && (fold[data[start + j]] & head->mask[j]) == head->value[j]) ++j;
+    if (j < head_len) continue;
     Reset(scratch, forward_.size());
     MatchContext c{data.data(), data.size(), fold, options_.fullword, options_.wide, false, 0, 0, &forward_, has_gaps_, scratch, 0};
     if (options_.fullword && (options_.wide ? (start >= 2 && IsAlnum(data[start - 2]) && data[start - 1] == 0)

@@ -1,5 +1,6 @@
 // Scanner: one layer of bytes in, every matching signature out.
 #include <algorithm>
+#include <array>
 
 #include "avkey/engine/engine.h"
 #include "engine/database_impl.h"
@@ -111,18 +112,23 @@ struct Scanner::Impl {
   // (\t \n \v \f \r space) to one space, other control bytes and bytes >= 0x80 dropped.
   // Returns the normalised length; *out only grows (to the largest layer) and is reused.
   static size_t NormalizeText(std::span<const uint8_t> in, std::vector<uint8_t>* out) {
-    if (out->size() < in.size()) out->resize(in.size());
+    // Per byte: what it becomes (0: dropped). Branch-light: every byte is stored, and
+    // the output advances unless it was dropped or repeats a space.
+    static constexpr auto kMap = [] {
+      std::array<uint8_t, 256> m{};
+      for (int c = 0x20; c < 0x80; ++c) m[c] = static_cast<uint8_t>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      for (int c = '\t'; c <= '\r'; ++c) m[c] = ' ';
+      return m;
+    }();
+    if (out->size() < in.size() + 1) out->resize(in.size() + 1);
     uint8_t* o = out->data();
     size_t n = 0;
-    bool space_written = false;
+    uint8_t prev = 0;  // last byte written (a space not yet followed by anything else)
     for (uint8_t c : in) {
-      if (c == ' ' || (c >= '\t' && c <= '\r')) {
-        if (!space_written) o[n++] = ' ';
-        space_written = true;
-      } else if (c >= 0x20 && c < 0x80) {
-        o[n++] = (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c;
-        space_written = false;
-      }
+      const uint8_t m = kMap[c];
+      o[n] = m;
+      n += (m != 0) & !(m == ' ' && prev == ' ');
+      prev = m != 0 ? m : prev;
     }
     return n;
   }
