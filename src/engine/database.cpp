@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -20,6 +21,7 @@
 #include "avkey/engine/engine.h"
 #include "engine/cvd.h"
 #include "engine/database_impl.h"
+#include "engine/file_io.h"
 #include "engine/pattern_cache.h"
 
 namespace avkey::engine {
@@ -35,29 +37,6 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
     }
   }
   return out;
-}
-
-// Reads a regular file whole, sized by fstat up front: one allocation and one copy
-// (an ifstream into a stringstream cost a quarter of a 100k-line load in regrowth).
-bool ReadWhole(const std::filesystem::path& p, std::string* out) {
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return false;
-  struct stat st;
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  out->clear();
-  if (ok) out->resize(static_cast<size_t>(st.st_size));
-  size_t have = 0;
-  while (ok) {
-    if (have == out->size()) out->resize(std::max<size_t>(4096, out->size() * 2));  // it grew
-    ssize_t n = ::read(fd, out->data() + have, out->size() - have);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) ok = false;
-    if (n <= 0) break;
-    have += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  out->resize(have);
-  return ok;
 }
 
 bool ParseU32(std::string_view s, uint32_t* out) {
@@ -413,8 +392,10 @@ Status DatabaseBuilder::Impl::LoadText(std::string_view file, std::string_view c
 void DatabaseBuilder::Impl::ReserveForLines(std::string_view ext, size_t bytes, size_t lines) {
   // One signature per line: grow the tables once, not by doubling (each regrowth
   // copied and page-faulted them again; measured on a 100k-line .hdb).
-  if (ext == "ndb" || ext == "ldb" || ext == "ign" || ext == "ign2") return;
+  if (ext == "ign" || ext == "ign2") return;
   ReserveMore(&db->sigs, lines);
+  if (ext == "ndb") ReserveMore(&db->bodies, lines);  // one body each (two for none: no ::w in .ndb)
+  if (ext == "ndb" || ext == "ldb") return;
   HashIndex& index = (ext == "mdb" || ext == "msb") ? db->section_hashes
                      : (ext == "fp" || ext == "sfp") ? db->allow
                                                      : db->hashes;
@@ -545,7 +526,7 @@ Status DatabaseBuilder::AddPath(const std::filesystem::path& path) {
     if (!IsSupportedExtension(ext)) return Status::Error(name + ": not a supported signature database type");
     if (IsLineFormat(ext)) return impl_->LoadLineFile(f, false);
     std::string content;
-    if (!ReadWhole(f, &content)) return Status::Error(name + ": cannot read");
+    if (int err = ReadWholeFile(f, &content)) return Status::Error(name + ": cannot read: " + std::strerror(err));
     return impl_->LoadText(name, content, false);
   };
   std::error_code ec;

@@ -4,10 +4,11 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <vector>
-#include <fstream>
-#include <sstream>
+
+#include "engine/file_io.h"
 
 namespace avkey::engine {
 namespace {
@@ -45,11 +46,11 @@ bool WriteAll(int fd, const char* p, size_t n) {
 
 Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
                                             const std::string& identity, size_t bodies) {
-  std::ifstream in(dir / (key + ".avkc"), std::ios::binary);
-  if (!in) return Fail("miss");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = std::move(ss).str();
+  std::string bytes;
+  if (int err = ReadWholeFile(dir / (key + ".avkc"), &bytes)) {
+    if (err == ENOENT) return Fail("miss");
+    return Fail(std::string("rejected: cannot read: ") + std::strerror(err));
+  }
   size_t pos = 0;
   auto take = [&](size_t n) -> const char* {
     if (bytes.size() - pos < n) return nullptr;

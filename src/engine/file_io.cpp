@@ -1,0 +1,39 @@
+#include "engine/file_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace avkey::engine {
+
+int ReadWholeFile(const std::filesystem::path& path, std::string* out) {
+  out->clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return errno;
+  struct stat st;
+  int err = 0;
+  if (::fstat(fd, &st) != 0) {
+    err = errno;
+  } else if (!S_ISREG(st.st_mode)) {
+    err = EINVAL;
+  } else {
+    out->resize(static_cast<size_t>(st.st_size));
+    size_t have = 0;
+    for (;;) {
+      if (have == out->size()) out->resize(std::max<size_t>(4096, out->size() * 2));  // it grew
+      ssize_t n = ::read(fd, out->data() + have, out->size() - have);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) err = errno;
+      if (n <= 0) break;
+      have += static_cast<size_t>(n);
+    }
+    out->resize(have);
+  }
+  ::close(fd);
+  return err;
+}
+
+}  // namespace avkey::engine
