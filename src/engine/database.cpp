@@ -27,16 +27,16 @@
 namespace avkey::engine {
 namespace {
 
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
+// Splits into *out (reused: one allocation per builder, not one per signature line).
+void Split(std::string_view s, char sep, std::vector<std::string_view>* out) {
+  out->clear();
   size_t start = 0;
   for (size_t i = 0; i <= s.size(); ++i) {
     if (i == s.size() || s[i] == sep) {
-      out.push_back(s.substr(start, i - start));
+      out->push_back(s.substr(start, i - start));
       start = i + 1;
     }
   }
-  return out;
 }
 
 bool ParseU32(std::string_view s, uint32_t* out) {
@@ -122,6 +122,7 @@ struct DatabaseBuilder::Impl {
   bool cache_read_only = false;
   bool yara_unofficial = false;
   bool built = false;
+  std::vector<std::string_view> fields;  // Split() output, reused line after line
 
   LoadReport& report() { return db->report; }
 
@@ -202,7 +203,8 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, const PatternOption
 
 void DatabaseBuilder::Impl::LoadHashLine(std::string_view file, uint64_t n, std::string_view line,
                                          bool official, bool section, bool allow) {
-  auto f = Split(line, ':');
+  std::vector<std::string_view>& f = fields;
+  Split(line, ':', &f);
   if (f.size() < 3 || f.size() > 5) return Problem(file, n, "expected HASH:SIZE:NAME[:MINFL[:MAXFL]]");
   std::string_view hash = section ? f[1] : f[0], size_text = section ? f[0] : f[1], name = f[2];
   if (name.empty()) return Problem(file, n, "empty signature name");
@@ -241,7 +243,8 @@ void DatabaseBuilder::Impl::LoadHashLine(std::string_view file, uint64_t n, std:
 
 void DatabaseBuilder::Impl::LoadNdbLine(std::string_view file, uint64_t n, std::string_view line,
                                         bool official) {
-  auto f = Split(line, ':');
+  std::vector<std::string_view>& f = fields;
+  Split(line, ':', &f);
   if (f.size() < 4 || f.size() > 6)
     return Problem(file, n, "expected Name:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]");
   if (f[0].empty()) return Problem(file, n, "empty signature name");
@@ -434,7 +437,8 @@ Status DatabaseBuilder::Impl::LoadLines(std::string_view file, std::string_view 
       LoadLdbLine(file, n, line, official);
     } else if (ext == "ign" || ext == "ign2") {
       // .ign2: "Name" or "Name:md5-of-db-line"; .ign (old): "db:line:Name".
-      auto f = Split(line, ':');
+      std::vector<std::string_view>& f = fields;
+      Split(line, ':', &f);
       if (ext == "ign" && f.size() >= 3) {
         ignores.emplace(std::string(f[2]), "");
       } else if (f.size() == 1 || (f.size() >= 2 && f[1].size() == 32)) {
