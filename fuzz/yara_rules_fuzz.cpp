@@ -2,10 +2,12 @@
 //
 // Drives YaraCompiler::AddSource (direct and checked compiles, the rebuild after a failure,
 // problem reporting), then Build and one short scan when something compiled, so the rule
-// set produced from hostile text is also exercised. Includes are disabled by the
+// set produced from hostile text is also exercised; Build() also runs the prefilter's
+// analysis of the text (yara_prefilter.h). Includes are disabled by the
 // compiler, so a source cannot make the target read files.
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -DFMT_HEADER_ONLY -Iinclude -Isrc \
-//     fuzz/yara_rules_fuzz.cpp src/engine/yara_rules.cpp $(pkg-config --cflags --libs yara) \
+//     fuzz/yara_rules_fuzz.cpp src/engine/yara_rules.cpp src/engine/yara_prefilter.cpp \
+//     src/engine/pattern_cache.cpp src/engine/file_io.cpp $(pkg-config --cflags --libs yara) -lhs -lcrypto \
 //     -o yara_rules_fuzz && ./yara_rules_fuzz -max_len=4096 -timeout=10
 #include <chrono>
 #include <cstddef>

@@ -652,9 +652,17 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       }
     }
   }
+  if (!impl_->cache_dir.empty()) impl_->yara.set_prefilter_cache(impl_->cache_dir, db.identity, impl_->cache_read_only);
   auto yara = impl_->yara.Build();
   if (!yara) return Fail("YARA: " + yara.error());
   db.yara = *yara;
+  if (db.yara && db.yara->prefiltered_set_count() > 0) {
+    const YaraPrefilterStats& ps = db.yara->prefilter_stats();
+    db.report.yara_prefilter = fmt::format("on ({} rules gated{}{})", ps.gated_rules, ps.note.empty() ? "" : "; ",
+                                           ps.note);
+  } else if (db.yara && db.yara->prefilter_stats().off_reason != "no source rules") {
+    db.report.yara_prefilter = "off (" + db.yara->prefilter_stats().off_reason + ")";
+  }
   db.yara_suffix = impl_->yara_unofficial ? ".UNOFFICIAL" : "";
   return std::shared_ptr<const Database>(std::make_shared<Database>(std::move(impl_->db)));
 }

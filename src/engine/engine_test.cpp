@@ -233,5 +233,50 @@ TEST(EngineCache, SecondBuildHitsAndCorruptionIsRejected) {
   std::filesystem::remove_all(dir);
 }
 
+// The YARA prefilter (every rule needs one of its strings) is kept in the cache too: the
+// second start takes it from there, a corrupt one is rebuilt, and matches never change.
+TEST(EngineCache, YaraPrefilterIsCachedAndRebuiltWhenCorrupt) {
+  auto dir = std::filesystem::temp_directory_path() / ("avkey-yara-cache-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto build = [&] {
+    DatabaseBuilder b;
+    b.SetCacheDirectory(dir);
+    EXPECT_TRUE(b.AddSource("r.yar",
+                            "rule hexy { strings: $h = { 4D 5A ?? 00 [2-4] 50 45 } condition: $h }\n"
+                            "rule texty { strings: $t = \"needle\" nocase condition: $t at 3 }\n",
+                            false)
+                    .ok());
+    auto db = b.Build();
+    EXPECT_TRUE(db.has_value());
+    return *db;
+  };
+  auto expect_matches = [](const std::shared_ptr<const Database>& db) {
+    EXPECT_THAT(Names(db, Bytes(std::string("..MZ\x90\x00" "abPE..", 14))), ElementsAre("YARA.hexy.UNOFFICIAL"));
+    EXPECT_THAT(Names(db, Bytes("abcNEEDLE...")), ElementsAre("YARA.texty.UNOFFICIAL"));
+    EXPECT_THAT(Names(db, Bytes("abcdNEEDLE..")), ElementsAre());  // atom present, condition false
+    EXPECT_THAT(Names(db, Bytes("nothing here")), ElementsAre());
+  };
+  auto first = build();
+  EXPECT_EQ(first->report().yara_prefilter, "on (2 rules gated)");
+  expect_matches(first);
+  auto second = build();
+  EXPECT_EQ(second->report().yara_prefilter, "on (2 rules gated; from the compiled-pattern cache)");
+  expect_matches(second);
+  size_t files = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().string().find("-yara") == std::string::npos) continue;
+    ++files;
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-5, std::ios::end);
+    f.put('\x5a');
+  }
+  EXPECT_EQ(files, 1u);
+  auto third = build();
+  EXPECT_EQ(third->report().yara_prefilter, "on (2 rules gated)");
+  expect_matches(third);
+  EXPECT_EQ(build()->report().yara_prefilter, "on (2 rules gated; from the compiled-pattern cache)");
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace avkey::engine

@@ -16,9 +16,13 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <utility>
+
+#include "engine/pattern_cache.h"
+#include "engine/yara_prefilter.h"
 
 namespace avkey::engine {
 namespace {
@@ -253,11 +257,20 @@ struct ScanState {
   bool callback_failed = false;
 };
 
+// A source in the main compiler.
+struct AcceptedSource {
+  std::string ns;
+  std::string text;
+  std::string file;
+  uint64_t rules = 0;  // as libyara counted them
+};
+
 // One libyara rule set and how to scan it.
 struct RuleSet {
   RulesPtr rules;
   uint8_t externals = 0;  // kExternalNames bits declared as strings
   std::string origin;     // for messages: "source rules" or the compiled file
+  std::unique_ptr<const YaraPrefilter> prefilter;  // null: always run libyara
 };
 
 }  // namespace
@@ -270,12 +283,18 @@ struct YaraRules::Impl {
   LibyaraRef lib;  // first: released after the sets
   std::vector<RuleSet> sets;
   uint64_t rule_count = 0;
+  YaraPrefilterStats prefilter;
 };
 
 YaraRules::YaraRules(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 YaraRules::~YaraRules() = default;
 uint64_t YaraRules::rule_count() const { return impl_->rule_count; }
 size_t YaraRules::set_count() const { return impl_->sets.size(); }
+size_t YaraRules::prefiltered_set_count() const {
+  return static_cast<size_t>(std::count_if(impl_->sets.begin(), impl_->sets.end(),
+                                           [](const RuleSet& set) { return set.prefilter != nullptr; }));
+}
+const YaraPrefilterStats& YaraRules::prefilter_stats() const { return impl_->prefilter; }
 
 // ---- YaraCompiler ------------------------------------------------------------------------
 
@@ -298,14 +317,19 @@ struct YaraCompiler::Impl {
   CompilerPtr main;        // every accepted source, compiled together
   CompilerPtr checker;     // checked mode: accepted sources since the last failure
   bool checked_mode = false;
-  struct Accepted {
-    std::string ns;
-    std::string text;
-  };
-  std::vector<Accepted> accepted;  // replayed into a fresh `main` after a failure
+  YaraPrefilterMode prefilter = YaraPrefilterMode::kAtoms;
+  bool prefilter_chosen = false;   // by set_prefilter() or AVKEY_YARA_PREFILTER
+  std::filesystem::path prefilter_cache;  // empty: none
+  std::string identity;
+  bool cache_read_only = false;
+  using Accepted = AcceptedSource;
+  std::vector<Accepted> accepted;  // replayed into a fresh `main` after a failure; analysed by Build
   uint64_t source_rules = 0;
   std::vector<RuleSet> compiled;   // AddCompiled, in order
   bool built = false;
+
+  // The source rules' prefilter, through the cache when there is one (defined below).
+  std::unique_ptr<const YaraPrefilter> CachedPrefilter(const YR_RULES* rules, YaraPrefilterStats* stats);
 
   // Replaces `main` (which saw an error and is now unusable) by a compiler holding the
   // accepted sources again. They compiled together before, so this cannot fail short of
@@ -345,6 +369,12 @@ int AddToCompiler(YR_COMPILER* compiler, CompileLog* log, CompileLog entry, cons
 }  // namespace
 
 YaraCompiler::YaraCompiler() : impl_(std::make_unique<Impl>()) {
+  if (const char* env = std::getenv("AVKEY_YARA_PREFILTER"); env != nullptr) {
+    const std::string_view v = env;
+    if (v == "0" || v == "off") impl_->prefilter = YaraPrefilterMode::kOff;
+    if (v == "exact") impl_->prefilter = YaraPrefilterMode::kExact;
+    impl_->prefilter_chosen = v == "0" || v == "off" || v == "exact" || v == "atoms";
+  }
   auto lib = LibyaraRef::Acquire();
   if (lib) {
     impl_->lib = std::move(*lib);
@@ -376,7 +406,7 @@ size_t YaraCompiler::AddSource(std::string_view file, std::string_view ns, std::
   // libyara says line 0 for "unexpected end of file"; the last line is more useful.
   const uint64_t last_line = LineOf(text, text.size()) - (text.ends_with('\n') ? 1 : 0);
   // Kept before compiling, so that `main` never holds a source that could not be replayed.
-  c.accepted.push_back(Impl::Accepted{std::string(ns), std::string(text)});  // C strings
+  c.accepted.push_back(Impl::Accepted{std::string(ns), std::string(text), std::string(file), 0});  // C strings
   const Impl::Accepted& source = c.accepted.back();
 
   if (c.checked_mode) {
@@ -425,7 +455,19 @@ size_t YaraCompiler::AddSource(std::string_view file, std::string_view ns, std::
     return 0;
   }
   c.source_rules += after - before;
+  c.accepted.back().rules = after - before;
   return after - before;
+}
+
+void YaraCompiler::set_prefilter(YaraPrefilterMode mode) {
+  impl_->prefilter = mode;
+  impl_->prefilter_chosen = true;
+}
+
+void YaraCompiler::set_prefilter_cache(std::filesystem::path dir, std::string identity, bool read_only) {
+  impl_->prefilter_cache = std::move(dir);
+  impl_->identity = std::move(identity);
+  impl_->cache_read_only = read_only;
 }
 
 bool YaraCompiler::AddCompiled(std::string_view file, std::span<const uint8_t> bytes,
@@ -454,8 +496,158 @@ bool YaraCompiler::AddCompiled(std::string_view file, std::span<const uint8_t> b
                               bytes.size() - reader.pos));
   }
   uint8_t externals = StringExternalsOf(raw);
-  c.compiled.push_back(RuleSet{std::move(rules), externals, std::string(file)});
+  c.compiled.push_back(RuleSet{std::move(rules), externals, std::string(file), nullptr});
   return true;
+}
+
+namespace {
+
+// Whether libyara compiled `rule` with the strings the analysis read: the same
+// identifiers in order (the pieces libyara chains a long hex string into, and
+// consecutive anonymous strings, folded), and no nocase, wide, xor or base64 the
+// analysis did not see. A mismatch means the analysis misread the source.
+bool SameStrings(const YR_RULE* rule, const std::vector<YaraStringInfo>& strings) {
+  struct Entry {
+    std::string_view id;
+    bool nocase = false, wide = false, xor_or_base64 = false;
+  };
+  auto add = [](std::vector<Entry>* v, Entry e) {
+    if (!v->empty() && v->back().id == e.id) {
+      v->back().nocase |= e.nocase;
+      v->back().wide |= e.wide;
+      v->back().xor_or_base64 |= e.xor_or_base64;
+    } else {
+      v->push_back(e);
+    }
+  };
+  std::vector<Entry> lib, ours;
+  const YR_STRING* string = nullptr;
+  yr_rule_strings_foreach(rule, string) {
+    const int32_t f = static_cast<int32_t>(string->flags);
+    add(&lib, Entry{string->identifier, (f & STRING_FLAGS_NO_CASE) != 0, (f & STRING_FLAGS_WIDE) != 0,
+                    (f & (STRING_FLAGS_XOR | STRING_FLAGS_BASE64 | STRING_FLAGS_BASE64_WIDE)) != 0});
+  }
+  for (const YaraStringInfo& s : strings) add(&ours, Entry{s.id, s.nocase, s.wide, s.xor_or_base64});
+  if (lib.size() != ours.size()) return false;
+  for (size_t i = 0; i < lib.size(); ++i) {
+    if (lib[i].id != ours[i].id || (lib[i].nocase && !ours[i].nocase) || (lib[i].wide && !ours[i].wide) ||
+        (lib[i].xor_or_base64 && !ours[i].xor_or_base64)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+double MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Analyses every accepted source (in compile order, as libyara numbered their rules) and
+// compiles the atoms when every rule is gated. Null when the source rules cannot be
+// prefiltered; *stats says why.
+std::unique_ptr<const YaraPrefilter> BuildPrefilter(const std::vector<AcceptedSource>& accepted, const YR_RULES* rules,
+                                                   YaraPrefilterMode mode, YaraPrefilterStats* stats) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<YaraAtom> atoms, exact_atoms;  // kExact: atoms of the strings without a regex
+  std::vector<std::string> regexes;
+  auto off = [&](std::string reason) {
+    if (stats->off_reason.empty()) stats->off_reason = std::move(reason);
+  };
+  const YR_RULE* lib_rule = rules->rules_table;
+  uint64_t lib_index = 0;
+  for (const AcceptedSource& source : accepted) {
+    YaraSourceGates gates = AnalyseYaraSource(source.text);
+    const uint64_t first = lib_index;
+    lib_index += source.rules;
+    if (!gates.error.empty() || gates.rules.size() != source.rules || lib_index > rules->num_rules) {
+      stats->ungated_rules += source.rules;
+      off(!gates.error.empty()
+              ? fmt::format("{}:{}: not analysed: {}", source.file, gates.error_line, gates.error)
+              : fmt::format("{}: analysis read {} rules, libyara compiled {}", source.file, gates.rules.size(),
+                            source.rules));
+      continue;
+    }
+    for (size_t i = 0; i < gates.rules.size(); ++i) {
+      const YaraRuleGate& rule = gates.rules[i];
+      const YR_RULE* lib = lib_rule + first + i;
+      if (rule.name != lib->identifier || !SameStrings(lib, rule.strings)) {
+        ++stats->ungated_rules;
+        off(fmt::format("{}: rule {}: analysis disagrees with libyara on its name or strings", source.file,
+                        lib->identifier));
+      } else if (!rule.gated) {
+        ++stats->ungated_rules;
+        off(fmt::format("{}: rule {}: not gated: {}", source.file, rule.name, rule.why_not));
+      } else {
+        ++stats->gated_rules;
+        atoms.insert(atoms.end(), rule.atoms.begin(), rule.atoms.end());
+        if (mode == YaraPrefilterMode::kExact) {
+          for (size_t s : rule.gating_strings) {
+            const YaraStringInfo& string = rule.strings[s];
+            if (!string.hex_regex.empty()) {
+              regexes.push_back(string.hex_regex);
+            } else {
+              exact_atoms.insert(exact_atoms.end(), string.atoms.begin(), string.atoms.end());
+            }
+          }
+        }
+      }
+    }
+  }
+  stats->analysis_ms = MillisecondsSince(start);
+  if (lib_index != rules->num_rules) {
+    off(fmt::format("the sources hold {} rules, libyara compiled {}", lib_index, rules->num_rules));
+    return nullptr;
+  }
+  if (stats->ungated_rules > 0) return nullptr;
+  if (atoms.empty()) {
+    // Every rule is gated by `false`-like conditions: none can ever match. Rare enough
+    // not to special-case; libyara runs.
+    off("no atoms (no rule can match)");
+    return nullptr;
+  }
+  const auto compile_start = std::chrono::steady_clock::now();
+  Result<std::unique_ptr<const YaraPrefilter>> prefilter = Fail("not compiled");
+  if (mode == YaraPrefilterMode::kExact) {
+    prefilter = YaraPrefilter::Compile(exact_atoms, regexes);
+    if (!prefilter) stats->note = "exact mode failed, atoms used: " + prefilter.error();
+  }
+  if (!prefilter) prefilter = YaraPrefilter::Compile(atoms);
+  stats->compile_ms = MillisecondsSince(compile_start);
+  if (!prefilter) {
+    off(prefilter.error());
+    return nullptr;
+  }
+  stats->atoms = (*prefilter)->atom_count();
+  stats->regexes = (*prefilter)->regex_count();
+  return std::move(*prefilter);
+}
+
+}  // namespace
+
+// BuildPrefilter() through the compiled-pattern cache when the compiler has one. The key
+// names the mode and libyara's version (the analysis is checked against libyara's view
+// of the rules); the identity and the writer's avkey and Vectorscan versions are checked
+// by the cache itself. Only a prefilter is stored: sources whose rules are not all gated
+// are analysed again at each start (tens of ms).
+std::unique_ptr<const YaraPrefilter> YaraCompiler::Impl::CachedPrefilter(const YR_RULES* rules,
+                                                                        YaraPrefilterStats* stats) {
+  Impl& c = *this;
+  if (c.prefilter_cache.empty()) return BuildPrefilter(c.accepted, rules, c.prefilter, stats);
+  const YaraPrefilterMode mode = c.prefilter_chosen ? c.prefilter : YaraPrefilterMode::kExact;
+  const std::string key = fmt::format("{}-yara{}-{}", c.identity.substr(0, 32), YR_VERSION,
+                                      mode == YaraPrefilterMode::kExact ? "exact" : "atoms");
+  auto cached = LoadCachedVectorscan(c.prefilter_cache, key, c.identity, 0);
+  if (cached) {
+    stats->gated_rules = c.source_rules;
+    stats->note = "from the compiled-pattern cache";
+    return YaraPrefilter::Adopt(cached->db.release());
+  }
+  auto built = BuildPrefilter(c.accepted, rules, mode, stats);
+  if (built && !c.cache_read_only) {
+    Status st = StoreCachedVectorscan(c.prefilter_cache, key, c.identity, built->database(), {});
+    if (!st.ok()) stats->note += (stats->note.empty() ? "" : "; ") + ("not cached: " + st.message());
+  }
+  return built;
 }
 
 Result<std::shared_ptr<const YaraRules>> YaraCompiler::Build() {
@@ -471,7 +663,14 @@ Result<std::shared_ptr<const YaraRules>> YaraCompiler::Build() {
     YR_RULES* raw = nullptr;
     int rc = yr_compiler_get_rules(c.main.get(), &raw);
     if (rc != ERROR_SUCCESS) return Fail("cannot build the YARA rules: " + DescribeError(rc));
-    impl->sets.push_back(RuleSet{RulesPtr(raw), kAllExternals, "source rules"});
+    impl->sets.push_back(RuleSet{RulesPtr(raw), kAllExternals, "source rules", nullptr});
+    if (c.prefilter != YaraPrefilterMode::kOff) {
+      impl->sets.back().prefilter = c.CachedPrefilter(raw, &impl->prefilter);
+    } else {
+      impl->prefilter.off_reason = "prefilter disabled";
+    }
+  } else {
+    impl->prefilter.off_reason = "no source rules";
   }
   c.main.reset();
   c.accepted = {};
@@ -491,10 +690,12 @@ struct YaraScanner::Impl {
     ScannerPtr scanner;
     std::array<std::string, kExternalCount> defined;  // values libyara holds now
     bool primed = false;                              // `defined` is valid
+    YaraPrefilter::Scratch prefilter_scratch;         // when set->prefilter
   };
   std::vector<SetScanner> sets;
   std::string fatal;
   int timeout_seconds = 0;
+  uint64_t prefilter_skips = 0;
 
   // Reused by every scan, so that a scan allocates only after growth.
   std::array<std::string, kExternalCount> values;
@@ -566,11 +767,15 @@ YaraScanner::YaraScanner(std::shared_ptr<const YaraRules> rules) : impl_(std::ma
     ScannerPtr scanner(raw);
     yr_scanner_set_callback(raw, OnScanMessage, &s.state);
     yr_scanner_set_flags(raw, SCAN_FLAGS_REPORT_RULES_MATCHING);
-    s.sets.push_back(Impl::SetScanner{&set, std::move(scanner), {}, false});
+    // An invalid scratch (out of memory) only means the set is always handed to libyara.
+    YaraPrefilter::Scratch scratch = set.prefilter ? set.prefilter->NewScratch() : YaraPrefilter::Scratch();
+    s.sets.push_back(Impl::SetScanner{&set, std::move(scanner), {}, false, std::move(scratch)});
   }
 }
 
 YaraScanner::~YaraScanner() = default;
+
+uint64_t YaraScanner::prefilter_skips() const { return impl_->prefilter_skips; }
 
 void YaraScanner::set_timeout(std::chrono::seconds timeout) {
   Impl& s = *impl_;
@@ -594,6 +799,13 @@ Status YaraScanner::Scan(std::span<const uint8_t> data, const ScanContext& conte
 
   std::string errors;  // allocates only when something went wrong
   for (Impl::SetScanner& set : s.sets) {
+    // No atom in the data: every rule of the set is false (yara_prefilter.h). Anything
+    // else, errors included, falls through to libyara.
+    if (set.set->prefilter &&
+        set.set->prefilter->Scan(data, set.prefilter_scratch) == YaraPrefilter::Outcome::kNoAtom) {
+      ++s.prefilter_skips;
+      continue;
+    }
     int rc = s.DefineExternals(set);
     if (rc != ERROR_SUCCESS) {
       AppendError(&errors, fmt::format("YARA: {}: cannot set external variables: {}", set.set->origin,

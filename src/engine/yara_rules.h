@@ -3,12 +3,19 @@
 // commonly expect (filename, filepath, extension, filetype, owner) declared as strings.
 // Rules are immutable and shared; a YaraScanner is per thread.
 //
+// Prefilter (yara_prefilter.h): when every source rule provably needs one of its own
+// strings to match, the sources' string atoms are compiled into a Vectorscan literal
+// database, and a scan hands the data to libyara only if one atom occurs in it (see
+// YaraPrefilterMode). Results are identical either way; compiled rule files are never
+// prefiltered.
+//
 // libyara is initialised on first use and finalised after the last object holding
 // libyara state is gone (and not before static destruction), thread-safely.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -23,6 +30,18 @@ class YaraRules;
 
 // Version of the libyara headers built against ("4.2.3"; libyara has no runtime query).
 const char* YaraVersion();
+
+// How the source rules are prefiltered (yara_prefilter.h). Results are identical in every
+// mode; only the files libyara is given, and the start-up cost, differ.
+enum class YaraPrefilterMode : uint8_t {
+  kOff,    // every file goes to libyara
+  kAtoms,  // the default: literal atoms (Vectorscan's literal API, ~0.1 s for the 5,003
+           // rules of the bench set); weak when the atoms are common in the files scanned
+  kExact,  // as kAtoms, but a gating hex string is compiled as a Vectorscan regex matching
+           // what it matches (jumps over 64 bytes widened to .*): a file reaches libyara
+           // only if such a string occurs in it. Compiling costs ~0.35 ms per hex string
+           // with wildcards or jumps (1.8-2.6 s for the bench set): for use with a cache
+};
 
 // Collects YARA sources (text) and compiled rule files, then produces YaraRules.
 // Not thread-safe; distinct compilers may be used on distinct threads.
@@ -55,11 +74,37 @@ class YaraCompiler {
   bool AddCompiled(std::string_view file, std::span<const uint8_t> bytes,
                    std::vector<LoadProblem>* problems);
   // Compiles; nullptr result means no rules were added (not an error). Call once.
+  // Also builds the prefilter when it is on and every source rule is gated; a prefilter
+  // that cannot be built only leaves it off (the reason is in prefilter_stats()).
   Result<std::shared_ptr<const YaraRules>> Build();
+
+  // How Build() prefilters the source rules. Default: kAtoms, or what the environment
+  // variable AVKEY_YARA_PREFILTER says when the compiler is created ("off" or "0",
+  // "atoms", "exact"). kOff exists for differential tests, benchmarks and as a field switch.
+  void set_prefilter(YaraPrefilterMode mode);
+  // Keeps the prefilter's Vectorscan database in the compiled-pattern cache directory
+  // (pattern_cache.h), under the signature set's `identity`: a warm start skips the
+  // analysis and the compile. With a cache, and no mode chosen by set_prefilter() or the
+  // environment, Build() uses kExact: its compile (seconds for thousands of hex strings)
+  // is then paid once, and it lets far fewer files through than kAtoms.
+  void set_prefilter_cache(std::filesystem::path dir, std::string identity, bool read_only);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// What the prefilter made of the source rules (yara_prefilter.h).
+struct YaraPrefilterStats {
+  uint64_t gated_rules = 0;    // source rules proved false unless one of their own atoms occurs
+  uint64_t ungated_rules = 0;  // the others: any one keeps the prefilter off
+  size_t atoms = 0;            // distinct literals in the Vectorscan database
+  size_t regexes = 0;          // distinct hex-string regexes in it (kExact)
+  std::string off_reason;      // why the source rules have no prefilter ("" when they have one):
+                               // "file:line: rule NAME: reason" for the first ungated rule
+  double analysis_ms = 0;      // reading every accepted source (0 when the prefilter is off)
+  double compile_ms = 0;       // the Vectorscan compile
+  std::string note;            // e.g. why kExact fell back to atoms
 };
 
 // Immutable compiled rules: one libyara rule set for all sources plus one per compiled
@@ -74,6 +119,9 @@ class YaraRules {
   uint64_t rule_count() const;
   // Number of libyara rule sets; each costs one pass over the data per scan.
   size_t set_count() const;
+  // Number of rule sets with a prefilter (0 or 1: only the source rules can have one).
+  size_t prefiltered_set_count() const;
+  const YaraPrefilterStats& prefilter_stats() const;
 
  private:
   friend class YaraCompiler;
@@ -84,9 +132,9 @@ class YaraRules {
 };
 
 // Per-thread scanner over shared rules. Not thread-safe; create one per worker.
-// Holds one libyara YR_SCANNER per rule set, created once; after warm-up a scan
-// that matches nothing allocates only inside libyara (it copies each external
-// variable's value).
+// Holds one libyara YR_SCANNER per rule set and one Vectorscan scratch per prefilter,
+// created once; after warm-up a scan that matches nothing allocates only inside libyara
+// (it copies each external variable's value), and a scan its prefilter skips not at all.
 //
 // External variables per scan: filename = context.file_name, filepath =
 // context.file_path, owner = context.owner, filetype = `filetype`, and extension =
@@ -110,12 +158,18 @@ class YaraScanner {
   //    the yara CLI does, so *matched is what `yara` reports; the Status names it;
   //  * a timeout or other libyara error loses that rule set's matches (libyara
   //    evaluates conditions only after the whole buffer was searched).
+  // A set its prefilter skips matches nothing and cannot fail (libyara is not run; a
+  // condition that would have timed out on that file is not evaluated).
   Status Scan(std::span<const uint8_t> data, const ScanContext& context,
               std::string_view filetype, std::vector<std::string>* matched);
 
   // Per-scan, per-rule-set time budget; libyara counts whole seconds. 0 (the
   // default) means none.
   void set_timeout(std::chrono::seconds timeout);
+
+  // How many times a rule set was not handed to libyara because no atom of its
+  // prefilter occurs in the data (one per set per Scan), since construction.
+  uint64_t prefilter_skips() const;
 
  private:
   struct Impl;

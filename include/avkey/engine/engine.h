@@ -51,6 +51,9 @@ struct LoadReport {
   // Compiled-pattern cache: "disabled", "hit", "miss" (compiled and stored), or
   // "rejected: <why>" (present but corrupt/stale/other CPU: compiled again).
   std::string cache_state = "disabled";
+  // YARA prefilter (files no source rule can match are not handed to libyara): "none" (no
+  // YARA source rules), "on (N rules gated...)" or "off (<first reason>)".
+  std::string yara_prefilter = "none";
   uint64_t total() const { return hash + section_hash + body + logical + yara; }
 };
 
