@@ -667,6 +667,26 @@ std::vector<std::string> DiffIngredients() {
   return v;
 }
 
+// Generated file content: 0-63 bytes (a third of the time) or 64-3063, random text drawn
+// from `alphabet` (28 characters) or random bytes. `pick(n)` draws from 0..n-1.
+template <typename Pick>
+std::string RandomFill(Pick& pick, const char* alphabet) {
+  size_t size = pick(3) == 0 ? pick(64) : 64 + pick(3000);
+  std::string data(size, '\0');
+  const bool text = pick(2) == 0;
+  for (char& c : data) c = text ? alphabet[pick(28)] : static_cast<char>(pick(256));
+  return data;
+}
+
+// Inserts `count` snippets drawn from `ingredients` at random places of *data.
+template <typename Pick>
+void InsertSnippets(Pick& pick, const std::vector<std::string>& ingredients, size_t count, std::string* data) {
+  for (size_t k = 0; k < count; ++k) {
+    const std::string& ing = ingredients[pick(ingredients.size())];
+    data->insert(data->empty() ? 0 : pick(data->size() + 1), ing);
+  }
+}
+
 std::map<std::string, std::string> GenerateDiffFiles() {
   std::mt19937 rng(20240611);
   auto pick = [&](size_t n) { return static_cast<size_t>(std::uniform_int_distribution<size_t>(0, n - 1)(rng)); };
@@ -695,28 +715,40 @@ std::map<std::string, std::string> GenerateDiffFiles() {
   files["f07_quebec_late"] = std::string(150, ' ') + "quebec sierra";
   files["f08_combo"] = std::string(120, '-') + Wide("charlie") + " zulu alpha victor tango victor tango";
   for (int i = 9; i < 40; ++i) {
-    size_t size = pick(3) == 0 ? pick(64) : 64 + pick(3000);
-    std::string data(size, '\0');
-    bool text = pick(2) == 0;
-    for (char& c : data) {
-      c = text ? " abcdefghijklmnopqrstuvwxyz\n"[pick(28)] : static_cast<char>(pick(256));
-    }
+    std::string data = RandomFill(pick, " abcdefghijklmnopqrstuvwxyz\n");
     if (pick(5) == 0 && data.size() >= 2) {
       data[0] = 'M';
       data[1] = 'Z';
     }
-    size_t inserts = pick(8);
-    for (size_t k = 0; k < inserts; ++k) {
-      const std::string& ing = ingredients[pick(ingredients.size())];
-      size_t at = data.empty() ? 0 : pick(data.size() + 1);
-      data.insert(at, ing);
-    }
+    InsertSnippets(pick, ingredients, pick(8), &data);
     if (pick(4) == 0) data = "romeo " + data;
     char name[32];
     std::snprintf(name, sizeof name, "f%02d_gen", i);
     files[name] = data;
   }
   return files;
+}
+
+// Runs the yara CLI (one thread, so that each file's lines come in rule order) over every
+// file of `files_dir`, each rule file in the namespace of its stem (as avkey does); returns
+// file name -> rules in order.
+std::map<std::string, std::vector<std::string>> YaraCliMatches(const std::vector<fs::path>& rule_files,
+                                                               const fs::path& files_dir) {
+  std::string out;
+  std::string cmd = "yara -p 1 -r -N";
+  for (const auto& r : rule_files) cmd += " " + r.stem().string() + ":" + r.string();
+  cmd += " " + files_dir.string() + " 2>/dev/null";
+  EXPECT_TRUE(RunCommand(cmd, &out)) << "yara failed: " << out;
+  std::map<std::string, std::vector<std::string>> matches;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t space = line.find(' ');
+    EXPECT_NE(space, std::string::npos) << line;
+    if (space == std::string::npos) continue;
+    matches[fs::path(line.substr(space + 1)).filename().string()].push_back(line.substr(0, space));
+  }
+  return matches;
 }
 
 TEST(YaraRulesTest, DifferentialAgainstTheYaraCli) {
@@ -729,20 +761,9 @@ TEST(YaraRulesTest, DifferentialAgainstTheYaraCli) {
   const auto files = GenerateDiffFiles();
   for (const auto& [name, data] : files) WriteFile(files_dir / name, data);
 
-  // The oracle: one thread so that each file's lines come in rule order.
-  std::string out;
-  std::string cmd = "yara -p 1 -r -N " + rules_path.string() + " " + files_dir.string() + " 2>/dev/null";
-  ASSERT_TRUE(RunCommand(cmd, &out)) << "yara failed: " << out;
-  std::map<std::string, std::vector<std::string>> expected;
-  std::istringstream lines(out);
-  std::string line;
+  const auto expected = YaraCliMatches({rules_path}, files_dir);
   size_t cli_pairs = 0;
-  while (std::getline(lines, line)) {
-    size_t space = line.find(' ');
-    ASSERT_NE(space, std::string::npos) << line;
-    expected[fs::path(line.substr(space + 1)).filename().string()].push_back(line.substr(0, space));
-    ++cli_pairs;
-  }
+  for (const auto& [f, rs] : expected) cli_pairs += rs.size();
 
   // avkey.
   std::vector<LoadProblem> problems;
@@ -931,28 +952,6 @@ rule g2 { strings: $a = { 41 42 ?? 43 } condition: $a at 0 }
   EXPECT_EQ(problems.size(), 1u);
 }
 
-// Runs the yara CLI (one thread, so that each file's lines come in rule order) over every
-// file of `files_dir`, each rule file in the namespace of its stem (as avkey does); returns
-// file name -> rules in order.
-std::map<std::string, std::vector<std::string>> YaraCliMatches(const std::vector<fs::path>& rule_files,
-                                                               const fs::path& files_dir) {
-  std::string out;
-  std::string cmd = "yara -p 1 -r -N";
-  for (const auto& r : rule_files) cmd += " " + r.stem().string() + ":" + r.string();
-  cmd += " " + files_dir.string() + " 2>/dev/null";
-  EXPECT_TRUE(RunCommand(cmd, &out)) << "yara failed: " << out;
-  std::map<std::string, std::vector<std::string>> matches;
-  std::istringstream lines(out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    size_t space = line.find(' ');
-    EXPECT_NE(space, std::string::npos) << line;
-    if (space == std::string::npos) continue;
-    matches[fs::path(line.substr(space + 1)).filename().string()].push_back(line.substr(0, space));
-  }
-  return matches;
-}
-
 // Every rule gated, so the prefilter engages; constructs of every kind it reads. The second
 // file has a global rule (gated too) that every rule of its namespace depends on.
 constexpr std::string_view kGatedRules = R"(
@@ -1088,15 +1087,8 @@ std::map<std::string, std::string> GenerateGatedFiles() {
   for (int i = 37; i < 137; ++i) {
     // A third with nothing planted (the prefilter skips most of those), the rest with
     // 1 to 6 snippets.
-    size_t size = pick(3) == 0 ? pick(64) : 64 + pick(3000);
-    std::string data(size, '\0');
-    const bool text = pick(2) == 0;
-    for (char& c : data) c = text ? " etaoinshrdlucmfwypvbgkqjxz\n"[pick(28)] : static_cast<char>(pick(256));
-    const size_t inserts = i % 3 == 0 ? 0 : 1 + pick(6);
-    for (size_t k = 0; k < inserts; ++k) {
-      const std::string& ing = ingredients[pick(ingredients.size())];
-      data.insert(data.empty() ? 0 : pick(data.size() + 1), ing);
-    }
+    std::string data = RandomFill(pick, " etaoinshrdlucmfwypvbgkqjxz\n");
+    InsertSnippets(pick, ingredients, i % 3 == 0 ? 0 : 1 + pick(6), &data);
     if (pick(6) == 0) data = "mike " + data;
     if (pick(8) == 0) data = "neon " + data + " GLOBALKEY";
     files[fmt::format("f{:03}_gen", i)] = data;
