@@ -398,6 +398,9 @@ void DatabaseBuilder::Impl::ReserveForLines(std::string_view ext, size_t bytes, 
   if (ext == "ign" || ext == "ign2") return;
   ReserveMore(&db->sigs, lines);
   if (ext == "ndb") ReserveMore(&db->bodies, lines);  // one body each (two for none: no ::w in .ndb)
+  // .ldb: a few body subsignatures each; capacity never written is never faulted in, so
+  // over-reserving costs address space, not memory.
+  if (ext == "ldb") ReserveMore(&db->bodies, lines * 6);
   if (ext == "ndb" || ext == "ldb") return;
   HashIndex& index = (ext == "mdb" || ext == "msb") ? db->section_hashes
                      : (ext == "fp" || ext == "sfp") ? db->allow

@@ -251,7 +251,7 @@ TEST(EngineCache, YaraPrefilterIsCachedAndRebuiltWhenCorrupt) {
     return *db;
   };
   auto expect_matches = [](const std::shared_ptr<const Database>& db) {
-    EXPECT_THAT(Names(db, Bytes(std::string("..MZ\x90\x00" "abPE..", 14))), ElementsAre("YARA.hexy.UNOFFICIAL"));
+    EXPECT_THAT(Names(db, Bytes(std::string("..MZ\x90\x00" "abPE..", 12))), ElementsAre("YARA.hexy.UNOFFICIAL"));
     EXPECT_THAT(Names(db, Bytes("abcNEEDLE...")), ElementsAre("YARA.texty.UNOFFICIAL"));
     EXPECT_THAT(Names(db, Bytes("abcdNEEDLE..")), ElementsAre());  // atom present, condition false
     EXPECT_THAT(Names(db, Bytes("nothing here")), ElementsAre());
