@@ -608,6 +608,13 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       db.hs_ids.push_back({i, anchor_only[i] != 0});
     }
   };
+  // Text layers are normalised only when some body can match the normalised form (the
+  // copy costs a hash-only set 7% of a scan).
+  if (std::none_of(db.bodies.begin(), db.bodies.end(), [](const Body& b) {
+        return b.target == TargetType::kAny || b.target == TargetType::kText;
+      })) {
+    db.normalize_text = false;
+  }
   size_t searched = 0;
   for (uint32_t i = 0; i < db.bodies.size(); ++i) {
     if (db.bodies[i].direct)
