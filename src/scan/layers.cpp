@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "fmt/format.h"
+#include "scan/archive_sniff.h"
 #include "scan/binhex.h"
 #include "scan/mime.h"
 #include "scan/ole2.h"
@@ -117,6 +118,11 @@ std::string DataErrorCode(archive* a, archive_entry* entry) {
   return "corrupt-archive";
 }
 
+// Filter 0 is the outermost; with only "none" the data is not compressed.
+bool Compressed(archive* a) {
+  return archive_filter_count(a) >= 2 && archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE;
+}
+
 bool WeakMagicFilter(int code) {
   return code == ARCHIVE_FILTER_LZMA || code == ARCHIVE_FILTER_UU || code == ARCHIVE_FILTER_COMPRESS;
 }
@@ -146,6 +152,14 @@ std::string BaseName(std::string_view p) {
 }
 
 }  // namespace
+
+bool LibarchiveOpens(std::span<const uint8_t> data) {
+  auto reader = NewReader(false);
+  if (reader && archive_read_open_memory(reader->get(), data.data(), data.size()) == ARCHIVE_OK) return true;
+  auto raw = NewReader(true);
+  return raw && archive_read_open_memory(raw->get(), data.data(), data.size()) == ARCHIVE_OK &&
+         Compressed(raw->get());
+}
 
 std::string Sha256Hex(std::span<const uint8_t> data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -360,16 +374,10 @@ LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_
   return Flow::kContinue;
 }
 
-namespace {
-// Filter 0 is the outermost; with only "none" the data is not compressed.
-bool Compressed(archive* a) {
-  return archive_filter_count(a) >= 2 && archive_filter_code(a, 0) != ARCHIVE_FILTER_NONE;
-}
-}  // namespace
-
 LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t> data,
                                              uint32_t depth, bool* handled) {
   *handled = false;
+  if (!MayBeLibarchiveInput(data)) return Flow::kContinue;
   auto reader = NewReader(false);
   if (!reader) {
     st.Incomplete("io-error", reader.error());

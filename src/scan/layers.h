@@ -64,6 +64,11 @@ class LayerScanner {
   std::vector<std::vector<uint8_t>> buffers_;  // [depth]: the member being unpacked at depth
 };
 
+// What libarchive alone makes of `data`, with the readers ScanArchive sets up: true if the
+// archive reader opens it or the raw reader finds a compression filter. The oracle for
+// MayBeLibarchiveInput (archive_sniff.h), which must be true whenever this is.
+bool LibarchiveOpens(std::span<const uint8_t> data);
+
 // Hex SHA-256 of `data`.
 std::string Sha256Hex(std::span<const uint8_t> data);
 
