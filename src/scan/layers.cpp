@@ -255,11 +255,15 @@ class LayerScanner::Sink final : public ChildSink {
   Flow flow() const { return flow_; }
   bool stopped() const { return stopped_; }
 
+  // At the depth limit there is no room: the extractor's first member, of any size, ends
+  // it with limit-depth (through Overflow() or Child()).
   uint64_t Room() const override {
+    if (AtDepthLimit()) return 0;
     return std::min(UnpackedRoom(), ratio_cap_ - std::min(ratio_cap_, container_unpacked_));
   }
   void Overflow() override {
     if (stopped_) return;
+    if (AtDepthLimit()) return DepthLimitReached();
     stopped_ = true;
     if (UnpackedRoom() <= ratio_cap_ - std::min(ratio_cap_, container_unpacked_)) {
       st_.Incomplete("limit-unpacked", fmt::format("members expand past {} MiB",
@@ -272,6 +276,10 @@ class LayerScanner::Sink final : public ChildSink {
   }
   bool Child(std::string name, std::span<const uint8_t> data) override {
     if (stopped_) return false;
+    if (AtDepthLimit()) {
+      DepthLimitReached();
+      return false;
+    }
     if (ls_.stop_.stop_requested()) return Abort("interrupted", "scan stopped by the user");
     if (st_.TimeUp()) {
       return Abort("limit-time", fmt::format("more than {} s spent on this file",
@@ -308,6 +316,13 @@ class LayerScanner::Sink final : public ChildSink {
   }
 
  private:
+  bool AtDepthLimit() const { return depth_ >= ls_.limits_.max_depth; }
+  // Said only once a member exists: many files merely look like a container (text that
+  // might hold uuencoded blocks, mail-like headers) and hold none.
+  void DepthLimitReached() {
+    st_.Incomplete("limit-depth", fmt::format("containers nested deeper than {} levels", ls_.limits_.max_depth));
+    stopped_ = true;
+  }
   uint64_t UnpackedRoom() const { return max_unpacked_ - std::min(max_unpacked_, st_.unpacked); }
   bool Abort(std::string code, std::string detail) {
     st_.Incomplete(std::move(code), std::move(detail));
@@ -328,11 +343,8 @@ class LayerScanner::Sink final : public ChildSink {
 
 LayerScanner::Flow LayerScanner::RunExtractor(State& st, std::span<const uint8_t> data, uint32_t depth,
                                               void (*extract)(std::span<const uint8_t>, ChildSink&)) {
-  if (depth >= limits_.max_depth) {
-    st.Incomplete("limit-depth",
-                  fmt::format("containers nested deeper than {} levels", limits_.max_depth));
-    return Flow::kContinue;
-  }
+  // At the depth limit the extractor still runs, to find out whether there is a member
+  // at all; its first member ends it with limit-depth (Sink::Child).
   Sink sink(*this, st, depth, data.size());
   try {
     extract(data, sink);

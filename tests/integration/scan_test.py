@@ -438,6 +438,33 @@ def amber_limit_depth(d):
 
 
 @case
+def max_depth_zero_names_only_real_containers(d):
+    # --max-depth 0: nothing is unpacked. A zip and a text file carrying a uuencoded
+    # member are containers left unread (limit-depth, AMBER); scripts, prose and a
+    # text file that says "begin" without any encoded block are not containers.
+    write(f"{d}/notes.txt", b"Meeting notes\nbegin at 9, end at 10\n\tindented line\n")
+    write(f"{d}/script.sh", b"#!/bin/sh\nfor f in *; do echo \"$f\"; done\n")
+    write(f"{d}/copyright", b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+          b"Upstream-Name: x\nSource: https://example.org\n\nFiles: *\nCopyright: 2024 X\nLicense: MIT\n")
+    rc, out, _ = scan([d], "--max-depth", "0")
+    expect_verdict(rc, out, "BLUE", 0)
+    expect("INCOMPLETE" not in out, "a plain file was reported as an unread container", out)
+    write(f"{d}/a.zip", zip_bytes([("eicar.com", EICAR)]))
+    import binascii
+    uu = b"begin 644 eicar.com\n" + b"".join(
+        binascii.b2a_uu(EICAR[i:i + 45]) for i in range(0, len(EICAR), 45)) + b"`\nend\n"
+    write(f"{d}/mail.txt", b"see attached\n" + uu)
+    rc, out, _ = scan([d], "--max-depth", "0")
+    expect_verdict(rc, out, "AMBER", 2)
+    for name in ("a.zip", "mail.txt"):
+        expect(re.search(rf"^{re.escape(d)}/{re.escape(name)}: limit-depth .* INCOMPLETE$", out, re.M),
+               f"{name}: no limit-depth line", out)
+    expect(len(re.findall(r"limit-depth", out)) == 2, "limit-depth on a file that is not a container", out)
+    rc, out, _ = scan([d])
+    expect_verdict(rc, out, "RED", 1)
+
+
+@case
 def amber_limit_entries(d):
     write(f"{d}/many.zip", zip_bytes([(f"f{i}", b"") for i in range(300)], zipfile.ZIP_STORED))
     rc, out, _ = scan([d], "--max-entries", "100")
