@@ -30,12 +30,11 @@ namespace {
 // Splits into *out (reused: one allocation per builder, not one per signature line).
 void Split(std::string_view s, char sep, std::vector<std::string_view>* out) {
   out->clear();
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == sep) {
-      out->push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
+  for (;;) {
+    const size_t at = s.find(sep);  // memchr
+    out->push_back(s.substr(0, at));
+    if (at == std::string_view::npos) return;
+    s.remove_prefix(at + 1);
   }
 }
 
@@ -473,8 +472,9 @@ Status DatabaseBuilder::Impl::LoadLineFile(const std::filesystem::path& path, bo
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return Status::Error(file + ": cannot read");
   BeginFile(file);
+  // A small file gets a buffer its size: zero-filling 1 MiB of fresh memory costs ~3.5 ms.
   constexpr size_t kPiece = 1 << 20;
-  std::string buf(kPiece, '\0');
+  std::string buf(std::min<size_t>(kPiece, static_cast<size_t>(st.st_size) + 1), '\0');
   size_t have = 0;  // bytes in buf: a partial line carried over, then what read() added
   uint64_t n = 0;
   bool first = true;
