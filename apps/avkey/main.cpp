@@ -4,6 +4,7 @@
 // Exit status of `avkey scan` is the verdict (DESIGN.md §4): 0 BLUE, 1 RED, 2 AMBER,
 // 3 GREEN. A scan that cannot start (signatures fail to load) is AMBER: nothing was
 // checked. Usage errors exit 64 so they are never mistaken for a verdict.
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -378,6 +379,10 @@ int RunVersion(const std::vector<std::string>& dbs) {
 
 int main(int argc, char** argv) {
   using namespace avkey::app;
+  // Before anything uses OpenSSL: never read the device's openssl.cnf (or $OPENSSL_CONF).
+  // A configuration can load provider and engine modules, and the scanner runs nothing
+  // from the device it scans. Also 2-4 ms less start-up.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
   SetArgv0(argc > 0 ? argv[0] : nullptr);
   CLI::App app{"avkey: offline anti-malware scanner, run from a USB key without installing anything."};
   app.require_subcommand(1);

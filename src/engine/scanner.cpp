@@ -242,8 +242,11 @@ struct Scanner::Impl {
           continue;
         LazyDigests sd(bytes.subspan(s.raw_offset, s.raw_size));
         d.section_hashes.Lookup(s.raw_size, &sd, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
+        if (sd.failed()) status = Status::Error("hashing failed (OpenSSL refused a digest)");
       }
     }
+
+    if (digests.failed()) status = Status::Error("hashing failed (OpenSSL refused a digest)");
 
     // Body patterns over the raw bytes and, for text, over ClamAV's normalised form.
     ScanBodies(bytes, /*normalized=*/false, &status);

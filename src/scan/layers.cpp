@@ -219,9 +219,9 @@ LayerScanner::Flow LayerScanner::ScanLayer(State& st, std::span<const uint8_t> d
   std::string base = BaseName(st.chain.empty() ? *st.path : st.chain.back());
   engine::ScanContext ctx{base, joined, st.owner};
   Status s = scanner_.Scan(data, ctx, &hits_);
-  if (!s.ok()) {
-    st.Incomplete("scan-error", s.message());
-  } else if (!hits_.empty()) {
+  // An engine that failed (YARA, a digest) does not void what the others found.
+  if (!s.ok()) st.Incomplete("scan-error", s.message());
+  if (!hits_.empty()) {
     std::string sha = Sha256Hex(data);
     for (const auto& h : hits_) {
       DetectionRecord d;

@@ -129,6 +129,23 @@ def red_eicar(d):
 
 
 @case
+def device_openssl_config_ignored(d):
+    # The scanner runs on the device: the device's OpenSSL configuration ($OPENSSL_CONF or
+    # openssl.cnf) can load provider modules, and must not be read. This one loads a
+    # provider that does not exist, with diagnostics on: read, it makes every digest fail,
+    # and the MD5 signature below could not match.
+    victim = b"device file whose MD5 is a signature\n"
+    write(f"{d}/scan/victim.bin", victim)
+    write(f"{d}/sigs/t.hdb", f"{hashlib.md5(victim).hexdigest()}:{len(victim)}:Test.Md5.Victim\n".encode())
+    write(f"{d}/bad.cnf", (f"config_diagnostics = 1\nopenssl_conf = init\n[init]\nproviders = prov\n"
+                           f"[prov]\nevil = evil\n[evil]\nmodule = {d}/no-such-provider.so\nactivate = 1\n").encode())
+    env = dict(os.environ, OPENSSL_CONF=f"{d}/bad.cnf")
+    rc, out, err = run(["scan", "--db", f"{d}/sigs", f"{d}/scan"], env=env)
+    expect_verdict(rc, out, "RED", 1)
+    expect("Test.Md5.Victim.UNOFFICIAL FOUND" in out, "the MD5 signature did not match", out + err)
+
+
+@case
 def red_clam_exe(d):
     if not os.path.exists(CLAM_EXE):
         raise Skip("clamav-testfiles not installed")
