@@ -357,6 +357,7 @@ int RunDbInfo(const std::vector<std::string>& dbs) {
   std::printf("load time:                %.3f s\n", std::chrono::duration<double>(loaded->load_time).count());
   std::printf("compiled-pattern cache:   %s\n", r.cache_state.c_str());
   std::printf("YARA prefilter:           %s\n", r.yara_prefilter.c_str());
+  std::printf("YARA compiled rules:      %s\n", r.yara_cache.c_str());
   return 0;
 }
 

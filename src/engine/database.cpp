@@ -375,7 +375,7 @@ Status DatabaseBuilder::Impl::LoadText(std::string_view file, std::string_view c
   if (ext == "yar" || ext == "yara") {
     auto slash = file.find_last_of('/');
     std::string_view base = slash == std::string_view::npos ? file : file.substr(slash + 1);
-    report().yara += yara.AddSource(file, base, content, &db->report.problems);
+    yara.AddSource(file, base, content, &db->report.problems);  // counted after Build()
     if (!official) yara_unofficial = true;
     return Status::Ok();
   }
@@ -514,6 +514,7 @@ const LoadReport& DatabaseBuilder::report() const { return impl_->db->report; }
 void DatabaseBuilder::SetCacheDirectory(std::filesystem::path dir, bool read_only) {
   impl_->cache_dir = std::move(dir);
   impl_->cache_read_only = read_only;
+  impl_->yara.set_cache(impl_->cache_dir, read_only);
 }
 
 void DatabaseBuilder::SetTextNormalization(bool on) { impl_->db->normalize_text = on; }
@@ -662,10 +663,12 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       }
     }
   }
-  if (!impl_->cache_dir.empty()) impl_->yara.set_prefilter_cache(impl_->cache_dir, db.identity, impl_->cache_read_only);
+  impl_->yara.set_cache_identity(db.identity);
   auto yara = impl_->yara.Build();
   if (!yara) return Fail("YARA: " + yara.error());
   db.yara = *yara;
+  db.report.yara = impl_->yara.source_rule_count();
+  if (db.yara) db.report.yara_cache = db.yara->cache_state();
   if (db.yara && db.yara->prefiltered_set_count() > 0) {
     const YaraPrefilterStats& ps = db.yara->prefilter_stats();
     db.report.yara_prefilter = fmt::format("on ({} rules gated{}{})", ps.gated_rules, ps.note.empty() ? "" : "; ",

@@ -258,10 +258,16 @@ TEST(EngineCache, YaraPrefilterIsCachedAndRebuiltWhenCorrupt) {
   };
   auto first = build();
   EXPECT_EQ(first->report().yara_prefilter, "on (2 rules gated)");
+  EXPECT_EQ(first->report().yara_cache, "miss");
+  EXPECT_EQ(first->report().yara, 2u);
   expect_matches(first);
   auto second = build();
   EXPECT_EQ(second->report().yara_prefilter, "on (2 rules gated; from the compiled-pattern cache)");
+  EXPECT_EQ(second->report().yara_cache, "hit");
+  EXPECT_EQ(second->report().yara, 2u);
   expect_matches(second);
+  // Damage both files (the prefilter's and libyara's compiled rules): each is detected,
+  // and both are compiled and stored again.
   size_t files = 0;
   for (auto& e : std::filesystem::directory_iterator(dir)) {
     if (e.path().string().find("-yara") == std::string::npos) continue;
@@ -270,11 +276,45 @@ TEST(EngineCache, YaraPrefilterIsCachedAndRebuiltWhenCorrupt) {
     f.seekp(-5, std::ios::end);
     f.put('\x5a');
   }
-  EXPECT_EQ(files, 1u);
+  EXPECT_EQ(files, 2u);
   auto third = build();
   EXPECT_EQ(third->report().yara_prefilter, "on (2 rules gated)");
+  EXPECT_EQ(third->report().yara_cache, "rejected: checksum mismatch (corrupt)");
   expect_matches(third);
-  EXPECT_EQ(build()->report().yara_prefilter, "on (2 rules gated; from the compiled-pattern cache)");
+  auto fourth = build();
+  EXPECT_EQ(fourth->report().yara_prefilter, "on (2 rules gated; from the compiled-pattern cache)");
+  EXPECT_EQ(fourth->report().yara_cache, "hit");
+  expect_matches(fourth);
+  std::filesystem::remove_all(dir);
+}
+
+// A YARA source that fails to compile is reported with its line on a cold start and, from
+// the cache, identically on a warm one; the other sources' rules are the same both times.
+TEST(EngineCache, YaraRulesFromTheCacheKeepTheirProblems) {
+  auto dir = std::filesystem::temp_directory_path() / ("avkey-yara-rules-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto build = [&] {
+    DatabaseBuilder b;
+    b.SetCacheDirectory(dir);
+    EXPECT_TRUE(b.AddSource("good.yar", "rule good { strings: $a = \"evil-string\" condition: $a }\n", false).ok());
+    EXPECT_TRUE(b.AddSource("bad.yar", "rule ok { condition: true }\nrule broken { condition: $nope }\n", false).ok());
+    EXPECT_TRUE(b.AddSource("more.yar", "rule more { strings: $m = { 6D 6F 72 65 } condition: $m }\n", false).ok());
+    auto db = b.Build();
+    EXPECT_TRUE(db.has_value());
+    return *db;
+  };
+  auto cold = build();
+  auto warm = build();
+  EXPECT_EQ(cold->report().yara_cache, "miss");
+  EXPECT_EQ(warm->report().yara_cache, "hit");
+  for (const auto& db : {cold, warm}) {
+    EXPECT_EQ(db->report().yara, 2u);
+    ASSERT_EQ(db->report().problems.size(), 1u);
+    EXPECT_EQ(db->report().problems[0].file, "bad.yar");
+    EXPECT_EQ(db->report().problems[0].line, 2u);
+    EXPECT_THAT(Names(db, Bytes("..evil-string..more")), ElementsAre("YARA.good.UNOFFICIAL", "YARA.more.UNOFFICIAL"));
+  }
+  EXPECT_EQ(cold->report().problems[0].reason, warm->report().problems[0].reason);
   std::filesystem::remove_all(dir);
 }
 

@@ -44,9 +44,10 @@ bool WriteAll(int fd, const char* p, size_t n) {
 
 }  // namespace
 
-Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
-                                            const std::string& identity, size_t bodies) {
-  std::string bytes;
+Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::string& key,
+                                const std::string& identity) {
+  CacheFile out;
+  std::string& bytes = out.bytes;
   if (int err = ReadWholeFile(dir / (key + ".avkc"), &bytes)) {
     if (err == ENOENT) return Fail("miss");
     return Fail(std::string("rejected: cannot read: ") + std::strerror(err));
@@ -74,10 +75,26 @@ Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, co
   if (!digest || !pl) return Fail("rejected: truncated");
   std::memcpy(&plen, pl, 8);
   if (plen > bytes.size() - pos) return Fail("rejected: truncated");
-  const char* payload = bytes.data() + pos;
-  if (Sha256(payload, bytes.size() - pos) != *reinterpret_cast<const std::array<uint8_t, 32>*>(digest))
+  if (Sha256(bytes.data() + pos, bytes.size() - pos) != *reinterpret_cast<const std::array<uint8_t, 32>*>(digest))
     return Fail("rejected: checksum mismatch (corrupt)");
-  take(plen);
+  out.primary_offset = pos;
+  out.primary_size = static_cast<size_t>(plen);
+  out.rest_offset = pos + out.primary_size;
+  return out;
+}
+
+Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
+                                            const std::string& identity, size_t bodies) {
+  auto file = LoadCacheFile(dir, key, identity);
+  if (!file) return Fail(file.error());
+  const std::string_view rest = file->rest();
+  size_t pos = 0;
+  auto take = [&](size_t n) -> const char* {
+    if (rest.size() - pos < n) return nullptr;
+    const char* p = rest.data() + pos;
+    pos += n;
+    return p;
+  };
   CachedPatterns out;
   uint32_t count = 0;
   const char* c = take(4);
@@ -93,37 +110,30 @@ Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, co
     if (entry.body >= bodies) return Fail("rejected: id map names a missing body");
     out.ids.push_back(entry);
   }
-  if (pos != bytes.size()) return Fail("rejected: trailing bytes");
+  if (pos != rest.size()) return Fail("rejected: trailing bytes");
   hs_database_t* db = nullptr;
-  hs_error_t e = hs_deserialize_database(payload, plen, &db);
+  const std::string_view payload = file->primary();
+  hs_error_t e = hs_deserialize_database(payload.data(), payload.size(), &db);
   if (e == HS_DB_PLATFORM_ERROR) return Fail("rejected: compiled for another CPU");
   if (e != HS_SUCCESS) return Fail("rejected: Vectorscan refused it (" + std::to_string(e) + ")");
   out.db.reset(db);
   return out;
 }
 
-Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
-                             const std::string& identity, const hs_database_t* db,
-                             const std::vector<Database::Impl::HsEntry>& ids) {
-  char* bytes = nullptr;
-  size_t len = 0;
-  if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS) return Status::Error("hs_serialize_database failed");
+Status StoreCacheFile(const std::filesystem::path& dir, const std::string& key, const std::string& identity,
+                      std::string_view primary, std::string_view rest) {
   std::string out(kMagic, sizeof kMagic);
   out += identity;
   const std::string version = WriterVersion();
   Put<uint32_t>(&out, static_cast<uint32_t>(version.size()));
   out += version;
-  // The checksum covers the Vectorscan payload and the id map after it.
-  std::string tail(bytes, len);
-  std::free(bytes);
-  Put<uint32_t>(&tail, static_cast<uint32_t>(ids.size()));
-  for (const auto& id : ids) {
-    Put<uint32_t>(&tail, id.body);
-    tail.push_back(id.anchor_only ? 1 : 0);
-  }
+  // The checksum covers the primary payload and what follows it.
+  std::string tail;
+  tail.reserve(primary.size() + rest.size());
+  tail.append(primary).append(rest);
   auto digest = Sha256(tail.data(), tail.size());
   out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
-  Put<uint64_t>(&out, len);
+  Put<uint64_t>(&out, primary.size());
   out += tail;
 
   std::error_code ec;
@@ -145,6 +155,23 @@ Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string
     ::close(dfd);
   }
   return Status::Ok();
+}
+
+Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
+                             const std::string& identity, const hs_database_t* db,
+                             const std::vector<Database::Impl::HsEntry>& ids) {
+  char* bytes = nullptr;
+  size_t len = 0;
+  if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS) return Status::Error("hs_serialize_database failed");
+  std::string primary(bytes, len);
+  std::free(bytes);
+  std::string rest;
+  Put<uint32_t>(&rest, static_cast<uint32_t>(ids.size()));
+  for (const auto& id : ids) {
+    Put<uint32_t>(&rest, id.body);
+    rest.push_back(id.anchor_only ? 1 : 0);
+  }
+  return StoreCacheFile(dir, key, identity, primary, rest);
 }
 
 }  // namespace avkey::engine

@@ -82,12 +82,19 @@ class YaraCompiler {
   // variable AVKEY_YARA_PREFILTER says when the compiler is created ("off" or "0",
   // "atoms", "exact"). kOff exists for differential tests, benchmarks and as a field switch.
   void set_prefilter(YaraPrefilterMode mode);
-  // Keeps the prefilter's Vectorscan database in the compiled-pattern cache directory
-  // (pattern_cache.h), under the signature set's `identity`: a warm start skips the
-  // analysis and the compile. With a cache, and no mode chosen by set_prefilter() or the
-  // environment, Build() uses kExact: its compile (seconds for thousands of hex strings)
-  // is then paid once, and it lets far fewer files through than kAtoms.
-  void set_prefilter_cache(std::filesystem::path dir, std::string identity, bool read_only);
+  // Keeps the compiled source rules and the prefilter's Vectorscan database in the
+  // compiled-pattern cache directory (pattern_cache.h), under the identity given to
+  // set_cache_identity() before Build(). Call before the first AddSource(): sources are
+  // then only recorded, and Build() compiles them only when the cache does not hold them
+  // (so AddSource() returns 0, its problems are reported during Build(), and
+  // source_rule_count() has the count). A warm start skips libyara's compiler, the
+  // prefilter analysis and its compile. With a cache, and no mode chosen by set_prefilter()
+  // or the environment, Build() uses kExact: its compile (seconds for thousands of hex
+  // strings) is then paid once, and it lets far fewer files through than kAtoms.
+  void set_cache(std::filesystem::path dir, bool read_only);
+  void set_cache_identity(std::string identity);
+  // Rules compiled (or loaded) from AddSource() sources so far; after Build(), all of them.
+  uint64_t source_rule_count() const;
 
  private:
   struct Impl;
@@ -122,6 +129,9 @@ class YaraRules {
   // Number of rule sets with a prefilter (0 or 1: only the source rules can have one).
   size_t prefiltered_set_count() const;
   const YaraPrefilterStats& prefilter_stats() const;
+  // The compiled-rules cache (YaraCompiler::set_cache): "disabled", "hit", "miss", or
+  // "rejected: <why>" (compiled again), possibly with "; not stored: <why>".
+  const std::string& cache_state() const;
 
  private:
   friend class YaraCompiler;

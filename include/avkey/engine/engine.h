@@ -54,6 +54,9 @@ struct LoadReport {
   // YARA prefilter (files no source rule can match are not handed to libyara): "none" (no
   // YARA source rules), "on (N rules gated...)" or "off (<first reason>)".
   std::string yara_prefilter = "none";
+  // Compiled YARA source rules in the same cache: "disabled", "hit", "miss" (compiled and
+  // stored) or "rejected: <why>" (compiled again); "none" without YARA source rules.
+  std::string yara_cache = "none";
   uint64_t total() const { return hash + section_hash + body + logical + yara; }
 };
 
