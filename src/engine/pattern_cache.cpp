@@ -52,29 +52,18 @@ Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::str
     if (err == ENOENT) return Fail("miss");
     return Fail(std::string("rejected: cannot read: ") + std::strerror(err));
   }
-  size_t pos = 0;
-  auto take = [&](size_t n) -> const char* {
-    if (bytes.size() - pos < n) return nullptr;
-    const char* p = bytes.data() + pos;
-    pos += n;
-    return p;
-  };
-  const char* magic = take(sizeof kMagic);
+  ByteReader in{bytes};
+  const char* magic = in.Take(sizeof kMagic);
   if (!magic || std::memcmp(magic, kMagic, sizeof kMagic) != 0) return Fail("rejected: not an avkey cache file");
-  const char* id = take(64);
+  const char* id = in.Take(64);
   if (!id || std::string_view(id, 64) != identity) return Fail("rejected: compiled from other signatures");
-  uint32_t vlen = 0;
-  const char* vl = take(4);
-  if (!vl) return Fail("rejected: truncated");
-  std::memcpy(&vlen, vl, 4);
-  const char* v = take(vlen);
+  const auto vlen = in.Get<uint32_t>();
+  const char* v = in.Take(vlen);
   if (!v || std::string_view(v, vlen) != WriterVersion()) return Fail("rejected: written by another version");
-  const char* digest = take(32);
-  uint64_t plen = 0;
-  const char* pl = take(8);
-  if (!digest || !pl) return Fail("rejected: truncated");
-  std::memcpy(&plen, pl, 8);
-  if (plen > bytes.size() - pos) return Fail("rejected: truncated");
+  const char* digest = in.Take(32);
+  const auto plen = in.Get<uint64_t>();
+  if (!in.ok || plen > bytes.size() - in.pos) return Fail("rejected: truncated");
+  const size_t pos = in.pos;
   if (Sha256(bytes.data() + pos, bytes.size() - pos) != *reinterpret_cast<const std::array<uint8_t, 32>*>(digest))
     return Fail("rejected: checksum mismatch (corrupt)");
   out.primary_offset = pos;
@@ -87,30 +76,20 @@ Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, co
                                             const std::string& identity, size_t bodies) {
   auto file = LoadCacheFile(dir, key, identity);
   if (!file) return Fail(file.error());
-  const std::string_view rest = file->rest();
-  size_t pos = 0;
-  auto take = [&](size_t n) -> const char* {
-    if (rest.size() - pos < n) return nullptr;
-    const char* p = rest.data() + pos;
-    pos += n;
-    return p;
-  };
+  ByteReader in{file->rest()};
   CachedPatterns out;
-  uint32_t count = 0;
-  const char* c = take(4);
-  if (!c) return Fail("rejected: truncated");
-  std::memcpy(&count, c, 4);
+  const auto count = in.Get<uint32_t>();
+  if (!in.ok) return Fail("rejected: truncated");
   if (count > bodies) return Fail("rejected: id map larger than the signature set");
   for (uint32_t i = 0; i < count; ++i) {
-    const char* e = take(5);
-    if (!e) return Fail("rejected: truncated id map");
     Database::Impl::HsEntry entry{};
-    std::memcpy(&entry.body, e, 4);
-    entry.anchor_only = e[4] != 0;
+    entry.body = in.Get<uint32_t>();
+    entry.anchor_only = in.Get<uint8_t>() != 0;
+    if (!in.ok) return Fail("rejected: truncated id map");
     if (entry.body >= bodies) return Fail("rejected: id map names a missing body");
     out.ids.push_back(entry);
   }
-  if (pos != rest.size()) return Fail("rejected: trailing bytes");
+  if (!in.AtEnd()) return Fail("rejected: trailing bytes");
   hs_database_t* db = nullptr;
   const std::string_view payload = file->primary();
   hs_error_t e = hs_deserialize_database(payload.data(), payload.size(), &db);

@@ -14,12 +14,44 @@
 // refuses a database built for another version or a CPU with other features.
 #pragma once
 
+#include <cstring>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "engine/database_impl.h"
 
 namespace avkey::engine {
+
+// Reads the fields of a cache file in order; `ok` turns false (and stays) past the end.
+struct ByteReader {
+  std::string_view bytes;
+  size_t pos = 0;
+  bool ok = true;
+  // The next n bytes, or nullptr.
+  const char* Take(size_t n) {
+    if (!ok || bytes.size() - pos < n) {
+      ok = false;
+      return nullptr;
+    }
+    const char* p = bytes.data() + pos;
+    pos += n;
+    return p;
+  }
+  template <typename T>
+  T Get() {
+    T v{};
+    if (const char* p = Take(sizeof v)) std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  // A u32 length, then that many bytes.
+  std::string Text() {
+    const auto n = Get<uint32_t>();
+    const char* p = Take(n);
+    return p ? std::string(p, n) : std::string();
+  }
+  bool AtEnd() const { return ok && pos == bytes.size(); }
+};
 
 // A cache file whose header, identity, writer version and checksum were checked: its
 // primary payload (the Vectorscan database, or libyara's compiled rules), then the rest.

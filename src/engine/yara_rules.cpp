@@ -706,33 +706,6 @@ void PutText(std::string* out, std::string_view text) {
   PutRaw<uint32_t>(out, static_cast<uint32_t>(text.size()));
   out->append(text);
 }
-struct Cursor {
-  std::string_view bytes;
-  size_t pos = 0;
-  bool ok = true;
-  template <typename T>
-  T Get() {
-    T v{};
-    if (bytes.size() - pos < sizeof v) {
-      ok = false;
-      return v;
-    }
-    std::memcpy(&v, bytes.data() + pos, sizeof v);
-    pos += sizeof v;
-    return v;
-  }
-  std::string Text() {
-    const uint32_t n = Get<uint32_t>();
-    if (!ok || bytes.size() - pos < n) {
-      ok = false;
-      return {};
-    }
-    std::string t(bytes.substr(pos, n));
-    pos += n;
-    return t;
-  }
-};
-
 size_t WriteToString(const void* ptr, size_t size, size_t count, void* user_data) noexcept {
   try {
     static_cast<std::string*>(user_data)->append(static_cast<const char*>(ptr), size * count);
@@ -778,7 +751,7 @@ RulesPtr YaraCompiler::Impl::LoadCachedRules(std::string* why) {
     *why = file.error();
     return nullptr;
   }
-  Cursor in{file->rest()};
+  ByteReader in{file->rest()};
   std::vector<AcceptedSource> cached_accepted;
   std::vector<std::vector<LoadProblem>> problems(pending.size());
   uint64_t rules_total = 0;
@@ -799,7 +772,7 @@ RulesPtr YaraCompiler::Impl::LoadCachedRules(std::string* why) {
       rules_total += rules;
     }
   }
-  if (!in.ok || in.pos != in.bytes.size()) {
+  if (!in.AtEnd()) {
     *why = "rejected: malformed YARA source list";
     return nullptr;
   }
