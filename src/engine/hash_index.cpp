@@ -3,8 +3,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
-#include <tuple>
 
 namespace avkey::engine {
 
@@ -66,7 +66,7 @@ const Digest& LazyDigests::Get(HashType type) {
 
 template <size_t N>
 void HashIndex::Table<N>::Add(const Digest& digest, uint64_t size, uint32_t sig, size_t* reserve_hint) {
-  Entry e{size, sig, {}};
+  Entry e{size, sig, kEnd, {}};
   std::copy_n(digest.begin(), N, e.digest.begin());
   if (size == kAnySize) {
     any_size.push_back(e);
@@ -76,17 +76,24 @@ void HashIndex::Table<N>::Add(const Digest& digest, uint64_t size, uint32_t sig,
     ReserveMore(&by_size, *reserve_hint);
     *reserve_hint = 0;
   }
+  if (by_size.size() >= kEnd) throw std::length_error("more than 4G hash signatures of one type");
   by_size.push_back(e);
 }
 
 template <size_t N>
 void HashIndex::Table<N>::Finalize() {
-  // Entries of one size keep their load order (deterministic reporting): signature
-  // indexes grow in load order, so sorting by (size, sig) in place is the stable order
-  // without stable_sort's buffer. No shrink_to_fit either: each copy of 100k entries is
-  // megabytes of fresh memory, which costs more here than the slack it would return.
-  std::sort(by_size.begin(), by_size.end(),
-            [](const Entry& a, const Entry& b) { return std::tie(a.size, a.sig) < std::tie(b.size, b.sig); });
+  if (by_size.empty()) return;
+  // A power of two at least as large as the entry count: chains of about one entry.
+  uint32_t bits = 1;
+  while ((size_t{1} << bits) < by_size.size()) ++bits;
+  shift = 64 - bits;
+  heads.assign(size_t{1} << bits, kEnd);
+  // Linked from the last entry back, so that each chain runs in load order.
+  for (size_t i = by_size.size(); i-- > 0;) {
+    uint32_t& head = heads[Bucket(by_size[i].size)];
+    by_size[i].next = head;
+    head = static_cast<uint32_t>(i);
+  }
 }
 
 void HashIndex::Add(HashType type, const Digest& digest, uint64_t size, uint32_t sig) {
