@@ -293,24 +293,29 @@ TEST(EngineCache, YaraPrefilterIsCachedAndRebuiltWhenCorrupt) {
 TEST(EngineCache, YaraRulesFromTheCacheKeepTheirProblems) {
   auto dir = std::filesystem::temp_directory_path() / ("avkey-yara-rules-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  auto build = [&] {
+  // The same files under another directory on the warm start (a console's store, then a
+  // key): the identity is the same, and problems must name where the file is now.
+  auto build = [&](const std::string& where) {
     DatabaseBuilder b;
     b.SetCacheDirectory(dir);
     EXPECT_TRUE(b.AddSource("good.yar", "rule good { strings: $a = \"evil-string\" condition: $a }\n", false).ok());
-    EXPECT_TRUE(b.AddSource("bad.yar", "rule ok { condition: true }\nrule broken { condition: $nope }\n", false).ok());
+    EXPECT_TRUE(
+        b.AddSource(where + "/bad.yar", "rule ok { condition: true }\nrule broken { condition: $nope }\n", false).ok());
     EXPECT_TRUE(b.AddSource("more.yar", "rule more { strings: $m = { 6D 6F 72 65 } condition: $m }\n", false).ok());
     auto db = b.Build();
     EXPECT_TRUE(db.has_value());
     return *db;
   };
-  auto cold = build();
-  auto warm = build();
+  auto cold = build("/console/store");
+  auto warm = build("/media/key");
   EXPECT_EQ(cold->report().yara_cache, "miss");
   EXPECT_EQ(warm->report().yara_cache, "hit");
+  ASSERT_EQ(cold->report().problems.size(), 1u);
+  EXPECT_EQ(cold->report().problems[0].file, "/console/store/bad.yar");
+  ASSERT_EQ(warm->report().problems.size(), 1u);
+  EXPECT_EQ(warm->report().problems[0].file, "/media/key/bad.yar");
   for (const auto& db : {cold, warm}) {
     EXPECT_EQ(db->report().yara, 2u);
-    ASSERT_EQ(db->report().problems.size(), 1u);
-    EXPECT_EQ(db->report().problems[0].file, "bad.yar");
     EXPECT_EQ(db->report().problems[0].line, 2u);
     EXPECT_THAT(Names(db, Bytes("..evil-string..more")), ElementsAre("YARA.good.UNOFFICIAL", "YARA.more.UNOFFICIAL"));
   }

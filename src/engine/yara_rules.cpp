@@ -763,7 +763,8 @@ RulesPtr YaraCompiler::Impl::LoadCachedRules(std::string* why) {
     for (uint32_t k = 0; k < count && in.ok; ++k) {
       LoadProblem p;
       p.line = in.Get<uint64_t>();
-      p.file = in.Text();
+      in.Text();  // the file as named when compiled: the same content may sit elsewhere now
+      p.file = pending[i].file;
       p.reason = in.Text();
       problems[i].push_back(std::move(p));
     }
