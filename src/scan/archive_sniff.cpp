@@ -32,6 +32,7 @@ bool MatchesAt(const uint8_t* p, size_t n, size_t at, const Needle& nd) {
 // whole scan. Per needle, its first and last bytes are compared 16 positions at a time
 // (SSE2) and the whole needle only where both match.
 size_t FindAny(const uint8_t* p, size_t n, std::span<const Needle> needles) {
+  if (needles.empty()) return n;
   size_t longest = 0;
   for (const Needle& nd : needles) longest = std::max(longest, nd.bytes.size());
   size_t i = 0;
