@@ -419,11 +419,6 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
     raw = true;
   }
   *handled = true;
-  if (depth >= limits_.max_depth) {
-    st.Incomplete("limit-depth",
-                  fmt::format("containers nested deeper than {} levels", limits_.max_depth));
-    return Flow::kContinue;
-  }
 
   // 0 disables a budget (except max_depth, where 0 means "do not unpack").
   const uint64_t kNoLimit = UINT64_MAX;
@@ -493,6 +488,12 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
       default: break;
     }
     if (archive_entry_hardlink(entry) != nullptr && archive_entry_size(entry) == 0) continue;
+    // As for avkey's own extractors (Sink): limit-depth once there is a member to read, not
+    // for a reader that merely opened (an empty archive, a self-extractor probe that fails).
+    if (depth >= limits_.max_depth) {
+      st.Incomplete("limit-depth", fmt::format("containers nested deeper than {} levels", limits_.max_depth));
+      return Flow::kContinue;
+    }
     std::string name = raw ? RawMemberName(st.chain.empty() ? *st.path : st.chain.back())
                            : EntryName(entry, index);
 

@@ -463,6 +463,8 @@ def max_depth_zero_names_only_real_containers(d):
     write(f"{d}/script.sh", b"#!/bin/sh\nfor f in *; do echo \"$f\"; done\n")
     write(f"{d}/copyright", b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
           b"Upstream-Name: x\nSource: https://example.org\n\nFiles: *\nCopyright: 2024 X\nLicense: MIT\n")
+    write(f"{d}/empty.zip", zip_bytes([]))  # an archive, but no member left unread
+    write(f"{d}/empty.tar", tar_bytes([]))
     rc, out, _ = scan([d], "--max-depth", "0")
     expect_verdict(rc, out, "BLUE", 0)
     expect("INCOMPLETE" not in out, "a plain file was reported as an unread container", out)
