@@ -102,7 +102,6 @@ void HashIndex::Add(HashType type, const Digest& digest, uint64_t size, uint32_t
     case HashType::kSha1: sha1_.Add(digest, size, sig, &reserve_hint_); break;
     case HashType::kSha256: sha256_.Add(digest, size, sig, &reserve_hint_); break;
   }
-  any_size_ |= size == kAnySize;
   ++count_;
 }
 

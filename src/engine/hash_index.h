@@ -74,7 +74,7 @@ class HashIndex {
   size_t size() const { return count_; }
   // True when some entry could match a layer of `size` bytes (no hashing needed otherwise).
   bool MayMatch(uint64_t size) const {
-    return any_size_ || md5_.Has(size) || sha1_.Has(size) || sha256_.Has(size);
+    return md5_.Has(size) || sha1_.Has(size) || sha256_.Has(size);
   }
   // Calls on_match(sig) for every entry matching the layer, in load order per digest type.
   template <typename F>
@@ -106,7 +106,7 @@ class HashIndex {
       return nullptr;
     }
     size_t Bucket(uint64_t size) const { return static_cast<size_t>((size * 0x9E3779B97F4A7C15ull) >> shift); }
-    bool Has(uint64_t size) const { return First(size) != nullptr; }
+    bool Has(uint64_t size) const { return !any_size.empty() || First(size) != nullptr; }
     template <typename F>
     void Lookup(uint64_t size, HashType type, LazyDigests* d, F& on_match) const {
       const Entry* e = First(size);
@@ -127,7 +127,6 @@ class HashIndex {
   Table<32> sha256_;
   size_t count_ = 0;
   size_t reserve_hint_ = 0;
-  bool any_size_ = false;
 };
 
 }  // namespace avkey::engine
