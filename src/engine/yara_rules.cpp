@@ -346,8 +346,14 @@ struct YaraCompiler::Impl {
   // The pending sources' compiled rules from the cache: sets `accepted` and `source_rules`
   // and replays each source's load problems. Null on a miss or a rejected file (*why).
   RulesPtr LoadCachedRules(std::string* why);
-  // Stores `rules` (compiled from the pending sources) with each source's problems.
-  Status StoreCachedRules(YR_RULES* rules, const std::vector<std::vector<LoadProblem>>& problems);
+  // What compiling one pending source gave: what the cache keeps of it.
+  struct Outcome {
+    bool accepted = false;
+    uint64_t rules = 0;
+    std::vector<LoadProblem> problems;
+  };
+  // Stores `rules` (compiled from the pending sources) with each source's outcome.
+  Status StoreCachedRules(YR_RULES* rules, const std::vector<Outcome>& outcomes);
   std::string RulesCacheKey() const { return fmt::format("{}-yara{}-rules", identity.substr(0, 32), YR_VERSION); }
 
   // Replaces `main` (which saw an error and is now unusable) by a compiler holding the
@@ -716,7 +722,7 @@ size_t WriteToString(const void* ptr, size_t size, size_t count, void* user_data
 }
 }  // namespace
 
-Status YaraCompiler::Impl::StoreCachedRules(YR_RULES* rules, const std::vector<std::vector<LoadProblem>>& problems) {
+Status YaraCompiler::Impl::StoreCachedRules(YR_RULES* rules, const std::vector<Outcome>& outcomes) {
   std::string primary;
   YR_STREAM stream{};
   stream.user_data = &primary;
@@ -725,23 +731,17 @@ Status YaraCompiler::Impl::StoreCachedRules(YR_RULES* rules, const std::vector<s
     return Status::Error("cannot save the YARA rules: " + DescribeError(rc));
   }
   std::string rest;
-  PutRaw<uint32_t>(&rest, static_cast<uint32_t>(pending.size()));
-  size_t next_accepted = 0;
-  for (size_t i = 0; i < pending.size(); ++i) {
-    // `accepted` holds the pending sources that compiled, in order.
-    const bool accepted_here = next_accepted < accepted.size() && accepted[next_accepted].file == pending[i].file &&
-                               accepted[next_accepted].text == pending[i].text;
-    PutRaw<uint8_t>(&rest, accepted_here ? 1 : 0);
-    PutRaw<uint64_t>(&rest, accepted_here ? accepted[next_accepted].rules : 0);
-    if (accepted_here) ++next_accepted;
-    PutRaw<uint32_t>(&rest, static_cast<uint32_t>(problems[i].size()));
-    for (const LoadProblem& p : problems[i]) {
+  PutRaw<uint32_t>(&rest, static_cast<uint32_t>(outcomes.size()));
+  for (const Outcome& o : outcomes) {
+    PutRaw<uint8_t>(&rest, o.accepted ? 1 : 0);
+    PutRaw<uint64_t>(&rest, o.rules);
+    PutRaw<uint32_t>(&rest, static_cast<uint32_t>(o.problems.size()));
+    for (const LoadProblem& p : o.problems) {
       PutRaw<uint64_t>(&rest, p.line);
       PutText(&rest, p.file);
       PutText(&rest, p.reason);
     }
   }
-  if (next_accepted != accepted.size()) return Status::Error("internal: accepted sources out of order");
   return StoreCacheFile(cache_dir, RulesCacheKey(), identity, primary, rest);
 }
 
@@ -769,7 +769,7 @@ RulesPtr YaraCompiler::Impl::LoadCachedRules(std::string* why) {
       problems[i].push_back(std::move(p));
     }
     if (was_accepted) {
-      cached_accepted.push_back(AcceptedSource{pending[i].ns, pending[i].text, pending[i].file, rules});
+      cached_accepted.push_back(AcceptedSource{pending[i].ns, std::move(pending[i].text), pending[i].file, rules});
       rules_total += rules;
     }
   }
@@ -811,18 +811,21 @@ Result<std::shared_ptr<const YaraRules>> YaraCompiler::Build() {
   if (!lib) return Fail(lib.error());
   impl->lib = std::move(*lib);
   RulesPtr source_rules;
-  std::vector<std::vector<LoadProblem>> deferred_problems;  // per pending source, for the cache
+  std::vector<Impl::Outcome> outcomes;  // per pending source compiled here, for the cache
   if (c.defer && !c.pending.empty()) {
     std::string why = "disabled (no signature identity)";
     if (!c.identity.empty()) source_rules = c.LoadCachedRules(&why);
     impl->cache_state = source_rules ? "hit" : why;
     if (!source_rules) {
-      deferred_problems.resize(c.pending.size());
+      outcomes.resize(c.pending.size());
       for (size_t i = 0; i < c.pending.size(); ++i) {
         Impl::Pending& p = c.pending[i];
-        const size_t before = p.problems != nullptr ? p.problems->size() : 0;
-        c.Compile(p.file, p.ns, p.text, p.problems);
-        if (p.problems != nullptr) deferred_problems[i].assign(p.problems->begin() + before, p.problems->end());
+        const size_t problems_before = p.problems != nullptr ? p.problems->size() : 0;
+        const size_t accepted_before = c.accepted.size();
+        outcomes[i].rules = c.Compile(p.file, p.ns, p.text, p.problems);
+        outcomes[i].accepted = c.accepted.size() > accepted_before;
+        if (p.problems != nullptr) outcomes[i].problems.assign(p.problems->begin() + problems_before, p.problems->end());
+        p.text = {};  // `accepted` holds its own copy
       }
       if (!c.fatal.empty()) return Fail(c.fatal);
     }
@@ -832,8 +835,8 @@ Result<std::shared_ptr<const YaraRules>> YaraCompiler::Build() {
     int rc = yr_compiler_get_rules(c.main.get(), &raw);
     if (rc != ERROR_SUCCESS) return Fail("cannot build the YARA rules: " + DescribeError(rc));
     source_rules.reset(raw);
-    if (!deferred_problems.empty() && !c.identity.empty() && !c.cache_read_only) {
-      Status st = c.StoreCachedRules(raw, deferred_problems);
+    if (!outcomes.empty() && !c.identity.empty() && !c.cache_read_only) {
+      Status st = c.StoreCachedRules(raw, outcomes);
       if (!st.ok()) impl->cache_state += "; not stored: " + st.message();
     }
   }
