@@ -60,8 +60,8 @@ struct Logical {
 struct Database::Impl {
   LoadReport report;
   std::string identity;
-  std::vector<SigInfo> sigs;
-  std::string sig_names;   // every SigInfo's name, back to back
+  HugeVector<SigInfo> sigs;
+  HugeString sig_names;    // every SigInfo's name, back to back
   std::string_view SigName(uint32_t sig) const {
     return std::string_view(sig_names).substr(sigs[sig].name_offset, sigs[sig].name_size);
   }

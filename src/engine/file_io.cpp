@@ -8,7 +8,9 @@
 
 namespace avkey::engine {
 
-int ReadWholeFile(const std::filesystem::path& path, std::string* out) {
+namespace {
+template <typename String>
+int ReadWhole(const std::filesystem::path& path, String* out) {
   out->clear();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return errno;
@@ -37,5 +39,9 @@ int ReadWholeFile(const std::filesystem::path& path, std::string* out) {
   ::close(fd);
   return err;
 }
+}  // namespace
+
+int ReadWholeFile(const std::filesystem::path& path, std::string* out) { return ReadWhole(path, out); }
+int ReadWholeFile(const std::filesystem::path& path, HugeString* out) { return ReadWhole(path, out); }
 
 }  // namespace avkey::engine

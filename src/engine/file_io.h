@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <string>
 
+#include "engine/huge_pages.h"
+
 namespace avkey::engine {
 
 // Reads a regular file whole into *out, sized by fstat up front: one allocation and
@@ -12,5 +14,7 @@ namespace avkey::engine {
 // MiB, so that was most of a warm start.) Returns 0, or the errno of the failure
 // (EINVAL for something that is not a regular file).
 int ReadWholeFile(const std::filesystem::path& path, std::string* out);
+// The same into huge pages where the kernel has them: for cache files of megabytes.
+int ReadWholeFile(const std::filesystem::path& path, HugeString* out);
 
 }  // namespace avkey::engine

@@ -83,6 +83,7 @@ void HashIndex::Table<N>::Add(const Digest& digest, uint64_t size, uint32_t sig,
 template <size_t N>
 void HashIndex::Table<N>::Finalize() {
   if (by_size.empty()) return;
+  ReleaseSlack(by_size);  // reserved from an estimate of the line count
   // A power of two at least as large as the entry count: chains of about one entry.
   uint32_t bits = 1;
   while ((size_t{1} << bits) < by_size.size()) ++bits;

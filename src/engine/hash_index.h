@@ -13,13 +13,14 @@
 
 #include "avkey/engine/engine.h"  // HexString
 #include "avkey/engine/status.h"
+#include "engine/huge_pages.h"
 
 namespace avkey::engine {
 
 // Makes room for `more` elements beyond size(), at least doubling the capacity when it
 // has to grow (so that many small reservations stay amortised linear).
-template <typename T>
-void ReserveMore(std::vector<T>* v, size_t more) {
+template <typename Vector>
+void ReserveMore(Vector* v, size_t more) {
   const size_t need = v->size() + more;
   if (need > v->capacity()) v->reserve(std::max(need, 2 * v->capacity()));
 }
@@ -94,9 +95,9 @@ class HashIndex {
       uint32_t next;  // the next entry whose size hashes alike, or kEnd (fills padding)
       std::array<uint8_t, N> digest;
     };
-    std::vector<Entry> by_size;   // load order; chained by Finalize()
+    HugeVector<Entry> by_size;    // load order; chained by Finalize()
     std::vector<Entry> any_size;
-    std::vector<uint32_t> heads;  // hash(size) -> first entry of its chain, or kEnd
+    HugeVector<uint32_t> heads;   // hash(size) -> first entry of its chain, or kEnd
     uint32_t shift = 64;
     const Entry* First(uint64_t size) const {
       if (heads.empty()) return nullptr;

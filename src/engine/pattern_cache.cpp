@@ -47,7 +47,7 @@ bool WriteAll(int fd, const char* p, size_t n) {
 Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::string& key,
                                 const std::string& identity) {
   CacheFile out;
-  std::string& bytes = out.bytes;
+  HugeString& bytes = out.bytes;
   if (int err = ReadWholeFile(dir / (key + ".avkc"), &bytes)) {
     if (err == ENOENT) return Fail("miss");
     return Fail(std::string("rejected: cannot read: ") + std::strerror(err));

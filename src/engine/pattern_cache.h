@@ -56,7 +56,7 @@ struct ByteReader {
 // A cache file whose header, identity, writer version and checksum were checked: its
 // primary payload (the Vectorscan database, or libyara's compiled rules), then the rest.
 struct CacheFile {
-  std::string bytes;
+  HugeString bytes;
   size_t primary_offset = 0, primary_size = 0, rest_offset = 0;
   std::string_view primary() const { return std::string_view(bytes).substr(primary_offset, primary_size); }
   std::string_view rest() const { return std::string_view(bytes).substr(rest_offset); }
