@@ -37,6 +37,7 @@ std::vector<std::string> Names(const std::shared_ptr<const Database>& db, const 
 }
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 TEST(Engine, HashBySizeAndType) {
   // Digests of "abcdefgh"; upper-case hex loads too.
@@ -288,8 +289,9 @@ TEST(EngineCache, YaraPrefilterIsCachedAndRebuiltWhenCorrupt) {
   std::filesystem::remove_all(dir);
 }
 
-// A YARA source that fails to compile is reported with its line on a cold start and, from
-// the cache, identically on a warm one; the other sources' rules are the same both times.
+// A YARA rule that fails to compile is reported with its line on a cold start and, from
+// the cache, identically on a warm one; the other rules (its file's too) are the same both
+// times.
 TEST(EngineCache, YaraRulesFromTheCacheKeepTheirProblems) {
   auto dir = std::filesystem::temp_directory_path() / ("avkey-yara-rules-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
@@ -315,9 +317,11 @@ TEST(EngineCache, YaraRulesFromTheCacheKeepTheirProblems) {
   ASSERT_EQ(warm->report().problems.size(), 1u);
   EXPECT_EQ(warm->report().problems[0].file, "/media/key/bad.yar");
   for (const auto& db : {cold, warm}) {
-    EXPECT_EQ(db->report().yara, 2u);
+    EXPECT_EQ(db->report().yara, 3u);
     EXPECT_EQ(db->report().problems[0].line, 2u);
-    EXPECT_THAT(Names(db, Bytes("..evil-string..more")), ElementsAre("YARA.good.UNOFFICIAL", "YARA.more.UNOFFICIAL"));
+    EXPECT_THAT(db->report().problems[0].reason, HasSubstr("rule 'broken' skipped"));
+    EXPECT_THAT(Names(db, Bytes("..evil-string..more")),
+                ElementsAre("YARA.good.UNOFFICIAL", "YARA.more.UNOFFICIAL", "YARA.ok.UNOFFICIAL"));
   }
   EXPECT_EQ(cold->report().problems[0].reason, warm->report().problems[0].reason);
   std::filesystem::remove_all(dir);

@@ -23,6 +23,7 @@
 
 #include "engine/pattern_cache.h"
 #include "engine/yara_prefilter.h"
+#include "engine/yara_source.h"
 
 namespace avkey::engine {
 namespace {
@@ -343,6 +344,10 @@ struct YaraCompiler::Impl {
   // Compiles one source into `main` (AddSource's work; see the comment above Impl).
   size_t Compile(std::string_view file, std::string_view ns, std::string_view text,
                  std::vector<LoadProblem>* problems);
+  // One attempt at it; *source_error when libyara refused the text (not for a failure of
+  // avkey's own, such as a compiler that cannot be created).
+  size_t CompileOnce(std::string_view file, std::string_view ns, std::string_view text,
+                     std::vector<LoadProblem>* problems, bool* source_error);
   // The pending sources' compiled rules from the cache: sets `accepted` and `source_rules`
   // and replays each source's load problems. Null on a miss or a rejected file (*why).
   RulesPtr LoadCachedRules(std::string* why);
@@ -437,6 +442,93 @@ size_t YaraCompiler::AddSource(std::string_view file, std::string_view ns, std::
 
 size_t YaraCompiler::Impl::Compile(std::string_view file, std::string_view ns, std::string_view text,
                                    std::vector<LoadProblem>* problems) {
+  // A source libyara refuses loses only the statement its error is in: that rule (or
+  // import, include) is blanked out and the rest compiled again, until it compiles. Rules
+  // that used a dropped one fail in turn and go too. Past kMaxDropped statements, or for
+  // an error in no statement, the whole file is skipped as before.
+  constexpr size_t kMaxDropped = 64;
+  std::string source(text);
+  struct Piece {
+    YaraStatement statement;
+    uint64_t first_line, last_line;
+    bool dropped = false;
+  };
+  std::vector<Piece> pieces;
+  bool split = false;
+  std::vector<std::pair<LoadProblem, std::string>> dropped;  // an error, and what it cost
+  size_t dropped_statements = 0;
+  for (;;) {
+    std::vector<LoadProblem> round;
+    bool source_error = false;
+    const size_t rules = CompileOnce(file, ns, source, &round, &source_error);
+    // Each error's statement: the one on its line; of several on one line, the rule
+    // libyara names. (libyara stops at a syntax error but reports every semantic one.)
+    std::vector<std::pair<size_t, Piece*>> culprits;  // index into round, statement
+    if (source_error) {
+      if (!split) {  // once: blanking keeps every offset and line
+        split = true;
+        uint64_t line = 1;
+        size_t at = 0;
+        auto line_at = [&](size_t offset) {
+          line += static_cast<uint64_t>(std::count(source.begin() + static_cast<ptrdiff_t>(at),
+                                                   source.begin() + static_cast<ptrdiff_t>(offset), '\n'));
+          at = offset;
+          return line;
+        };
+        for (YaraStatement& st : SplitYaraStatements(source)) {
+          if (st.end <= st.begin) continue;
+          const uint64_t first = line_at(st.begin);
+          const uint64_t last = line_at(st.end - 1);
+          pieces.push_back({std::move(st), first, last});
+        }
+      }
+      for (size_t e = 0; e < round.size(); ++e) {
+        const LoadProblem& error = round[e];
+        if (error.reason.starts_with("warning: ")) continue;
+        Piece* culprit = nullptr;
+        for (Piece& p : pieces) {
+          if (p.dropped || p.first_line > error.line || error.line > p.last_line) continue;
+          const bool named = p.statement.is_rule && error.reason.starts_with("rule " + p.statement.name + ": ");
+          if (culprit == nullptr || named) culprit = &p;
+          if (named) break;
+        }
+        if (culprit == nullptr) {  // an error in no statement: nothing to drop
+          culprits.clear();
+          break;
+        }
+        culprits.emplace_back(e, culprit);
+      }
+    }
+    if (!culprits.empty() && dropped_statements + culprits.size() <= kMaxDropped) {
+      for (auto [e, culprit] : culprits) {
+        const bool again = culprit->dropped;  // a second error in the same statement
+        culprit->dropped = true;
+        if (!again) {
+          BlankOut(&source, culprit->statement);
+          ++dropped_statements;
+        }
+        dropped.emplace_back(std::move(round[e]),
+                             culprit->statement.is_rule
+                                 ? fmt::format(" (rule '{}' skipped; the file's other rules load)", culprit->statement.name)
+                                 : std::string(" (statement skipped; the rules that need it are skipped too)"));
+      }
+      continue;
+    }
+    if (problems != nullptr) {
+      // When the file is skipped after all, its errors are reported without the notes.
+      for (auto& [problem, note] : dropped) {
+        if (source_error) note.clear();
+        problems->push_back(std::move(problem));
+        problems->back().reason += note;
+      }
+      problems->insert(problems->end(), std::make_move_iterator(round.begin()), std::make_move_iterator(round.end()));
+    }
+    return rules;
+  }
+}
+
+size_t YaraCompiler::Impl::CompileOnce(std::string_view file, std::string_view ns, std::string_view text,
+                                       std::vector<LoadProblem>* problems, bool* source_error) {
   Impl& c = *this;
   auto report = [&](uint64_t line, std::string reason) {
     if (problems != nullptr) problems->push_back(LoadProblem{std::string(file), line, std::move(reason)});
@@ -465,6 +557,7 @@ size_t YaraCompiler::Impl::Compile(std::string_view file, std::string_view ns, s
     if (AddToCompiler(c.checker.get(), &c.check_log, entry, source.text, source.ns) > 0) {
       c.checker.reset();
       c.accepted.pop_back();
+      *source_error = true;
       return 0;
     }
   }
@@ -493,7 +586,9 @@ size_t YaraCompiler::Impl::Compile(std::string_view file, std::string_view ns, s
     if (Status s = c.RebuildMain(); !s.ok()) {
       c.fatal = s.message();
       report(0, c.fatal);
+      return 0;
     }
+    *source_error = true;
     return 0;
   }
   c.source_rules += after - before;

@@ -56,6 +56,7 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 std::span<const uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -234,7 +235,7 @@ TEST(YaraRulesTest, ExtensionFollowsLokiSplitext) {
 
 // ---- load problems ------------------------------------------------------------------------
 
-TEST(YaraRulesTest, SyntaxErrorIsReportedWithLineAndGoodSourcesStillMatch) {
+TEST(YaraRulesTest, SyntaxErrorLosesOnlyItsRuleAndIsReportedWithItsLine) {
   std::vector<LoadProblem> problems;
   YaraCompiler compiler;
   EXPECT_EQ(compiler.AddSource("good1.yar", "good1", "rule good_one { strings: $a = \"one\" condition: $a }",
@@ -243,9 +244,11 @@ TEST(YaraRulesTest, SyntaxErrorIsReportedWithLineAndGoodSourcesStillMatch) {
   EXPECT_EQ(compiler.AddSource("bad.yar", "bad",
                                "rule fine_in_bad { condition: true }\n"
                                "\n"
-                               "rule broken { strings: $a = \"xyzzy\" condition: $a and and }\n",
+                               "rule broken { strings: $a = \"xyzzy\" condition: $a and and }\n"
+                               "private rule after_bad { strings: $b = \"two\" condition: $b }\n"
+                               "rule uses_after_bad { condition: after_bad }\n",
                                &problems),
-            0u);
+            3u);
   EXPECT_EQ(compiler.AddSource("good2.yar", "good2",
                                "rule good_two { strings: $a = \"two\" condition: $a }\n"
                                "rule good_three { condition: filesize == 7 }",
@@ -254,15 +257,83 @@ TEST(YaraRulesTest, SyntaxErrorIsReportedWithLineAndGoodSourcesStillMatch) {
   auto built = compiler.Build();
   ASSERT_TRUE(built.has_value()) << built.error();
   ASSERT_NE(*built, nullptr);
-  EXPECT_EQ((*built)->rule_count(), 3u);  // nothing of bad.yar, not even its good rule
+  EXPECT_EQ((*built)->rule_count(), 6u);  // everything but `broken`
 
   ASSERT_EQ(problems.size(), 1u) << problems[1].line << ": " << problems[1].reason;
   EXPECT_EQ(problems[0].file, "bad.yar");
   EXPECT_EQ(problems[0].line, 3u);
-  EXPECT_THAT(problems[0].reason, HasSubstr("syntax error"));
+  EXPECT_THAT(problems[0].reason, AllOf(HasSubstr("syntax error"), HasSubstr("rule 'broken' skipped")));
 
   YaraScanner scanner(*built);
-  EXPECT_THAT(ScanOrDie(scanner, "one two"), ElementsAre("good_one", "good_two", "good_three"));
+  EXPECT_THAT(ScanOrDie(scanner, "one two"),
+              ElementsAre("good_one", "fine_in_bad", "uses_after_bad", "good_two", "good_three"));
+}
+
+// Rules that need a dropped rule or import go too, each reported at its own line; the
+// line numbers stay those of the file (dropped text is blanked, not cut).
+TEST(YaraRulesTest, RulesNeedingADroppedStatementAreDroppedInTurn) {
+  std::vector<LoadProblem> problems;
+  YaraCompiler compiler;
+  EXPECT_EQ(compiler.AddSource("chain.yar", "chain",
+                               "import \"no_such_module\"\n"                                  // 1
+                               "rule keeps { strings: $a = \"keep\" condition: $a }\n"        // 2
+                               "rule needs_module {\n"                                        // 3
+                               "  condition: no_such_module.value == 1\n"                     // 4
+                               "}\n"                                                          // 5
+                               "rule base { condition: undefined_thing }\n"                   // 6
+                               "rule on_base { condition: base }\n"                           // 7
+                               "rule on_on_base { condition: on_base or keeps }\n"            // 8
+                               "rule /* a comment { */ tail { strings: $r = /[}{]\\/x/ condition: $r }\n",  // 9
+                               &problems),
+            2u);
+  auto built = compiler.Build();
+  ASSERT_TRUE(built.has_value()) << built.error();
+  ASSERT_NE(*built, nullptr);
+  EXPECT_EQ((*built)->rule_count(), 2u);
+  std::vector<uint64_t> lines;
+  for (const auto& p : problems) lines.push_back(p.line);
+  EXPECT_THAT(lines, ElementsAre(1u, 4u, 6u, 7u, 8u));
+  ASSERT_EQ(problems.size(), 5u);
+  EXPECT_THAT(problems[0].reason, AllOf(HasSubstr("no_such_module"), HasSubstr("statement skipped")));
+  EXPECT_THAT(problems[1].reason, HasSubstr("rule 'needs_module' skipped"));
+  EXPECT_THAT(problems[2].reason, AllOf(HasSubstr("undefined_thing"), HasSubstr("rule 'base' skipped")));
+  EXPECT_THAT(problems[3].reason, HasSubstr("rule 'on_base' skipped"));
+  EXPECT_THAT(problems[4].reason, HasSubstr("rule 'on_on_base' skipped"));
+  YaraScanner scanner(*built);
+  EXPECT_THAT(ScanOrDie(scanner, "keep }/x"), ElementsAre("keeps", "tail"));
+}
+
+// libyara reports every semantic error at once: all those rules go in one round. Past 64
+// dropped statements, or for an error in no statement, the file is skipped whole, and its
+// errors carry no "skipped; the other rules load" note.
+TEST(YaraRulesTest, ManyBadRulesTooManyOrAnErrorOutsideAnyRule) {
+  auto bad_rules = [](int n) {
+    std::string text;
+    for (int i = 0; i < n; ++i) text += "rule r" + std::to_string(i) + " { condition: nope" + std::to_string(i) + " }\n";
+    return text + "rule fine { condition: true }\n";
+  };
+  std::vector<LoadProblem> problems;
+  YaraCompiler compiler;
+  EXPECT_EQ(compiler.AddSource("some.yar", "some", bad_rules(64), &problems), 1u);
+  ASSERT_EQ(problems.size(), 64u);
+  EXPECT_THAT(problems[63].reason, HasSubstr("rule 'r63' skipped"));
+  EXPECT_EQ(problems[63].line, 64u);
+
+  problems.clear();
+  EXPECT_EQ(compiler.AddSource("many.yar", "many", bad_rules(65), &problems), 0u);
+  ASSERT_EQ(problems.size(), 65u);
+  for (const auto& p : problems) EXPECT_THAT(p.reason, Not(HasSubstr("skipped"))) << p.line;
+  EXPECT_EQ(problems.back().line, 65u);
+
+  problems.clear();
+  EXPECT_EQ(compiler.AddSource("stray.yar", "stray", "rule ok { condition: true }\n}\n", &problems), 0u);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].line, 2u);
+  EXPECT_THAT(problems[0].reason, HasSubstr("syntax error"));
+  auto built = compiler.Build();
+  ASSERT_TRUE(built.has_value()) << built.error();
+  ASSERT_NE(*built, nullptr);
+  EXPECT_EQ((*built)->rule_count(), 1u);
 }
 
 TEST(YaraRulesTest, SemanticErrorsWarningsIncludesAndNulBytes) {
@@ -273,17 +344,18 @@ TEST(YaraRulesTest, SemanticErrorsWarningsIncludesAndNulBytes) {
                                &problems),
             1u);
   EXPECT_EQ(compiler.AddSource("undef.yar", "undef", "rule u {\n condition: no_such_rule\n}", &problems), 0u);
+  // An include, a rule cut short, an unknown module: only that statement is lost.
   EXPECT_EQ(compiler.AddSource("inc.yar", "inc", "rule ok { condition: true }\ninclude \"/etc/passwd\"\n",
                                &problems),
-            0u);
+            1u);
   EXPECT_EQ(compiler.AddSource("eof.yar", "eof", "rule ok2 { condition: true }\nrule cut {\n condition: true\n",
                                &problems),
-            0u);
+            1u);
   EXPECT_EQ(compiler.AddSource("nul.yar", "nul", std::string("rule n { condition: true }\n\0", 28), &problems),
             0u);
   EXPECT_EQ(compiler.AddSource("module.yar", "module", "import \"no_such_module\"\nrule m { condition: true }",
                                &problems),
-            0u);
+            1u);
   // After failures sources are checked in a scratch compiler first: a warning is still
   // reported once.
   EXPECT_EQ(compiler.AddSource("warn2.yar", "warn2", "rule slow2 { strings: $h = { 03 [0-] 04 } condition: $h }",
@@ -292,7 +364,7 @@ TEST(YaraRulesTest, SemanticErrorsWarningsIncludesAndNulBytes) {
   auto built = compiler.Build();
   ASSERT_TRUE(built.has_value()) << built.error();
   ASSERT_NE(*built, nullptr);
-  EXPECT_EQ((*built)->rule_count(), 2u);
+  EXPECT_EQ((*built)->rule_count(), 5u);
 
   std::map<std::string, LoadProblem> by_file;
   for (const auto& p : problems) by_file.emplace(p.file, p);
@@ -302,21 +374,21 @@ TEST(YaraRulesTest, SemanticErrorsWarningsIncludesAndNulBytes) {
   EXPECT_EQ(by_file["warn.yar"].line, 2u);
   EXPECT_THAT(by_file["warn.yar"].reason, AllOf(HasSubstr("warning: "), HasSubstr("rule slow")));
   EXPECT_EQ(by_file["undef.yar"].line, 2u);
-  EXPECT_THAT(by_file["undef.yar"].reason, HasSubstr("no_such_rule"));
+  EXPECT_THAT(by_file["undef.yar"].reason, AllOf(HasSubstr("no_such_rule"), HasSubstr("rule 'u' skipped")));
   EXPECT_EQ(by_file["inc.yar"].line, 2u);
-  EXPECT_THAT(by_file["inc.yar"].reason, HasSubstr("includes are disabled"));
+  EXPECT_THAT(by_file["inc.yar"].reason, AllOf(HasSubstr("includes are disabled"), HasSubstr("statement skipped")));
   EXPECT_EQ(by_file["eof.yar"].line, 3u);  // libyara says 0: end of file
-  EXPECT_THAT(by_file["eof.yar"].reason, HasSubstr("syntax error"));
+  EXPECT_THAT(by_file["eof.yar"].reason, AllOf(HasSubstr("syntax error"), HasSubstr("rule 'cut' skipped")));
   EXPECT_EQ(by_file["nul.yar"].line, 2u);
   EXPECT_THAT(by_file["nul.yar"].reason, HasSubstr("NUL"));
   EXPECT_EQ(by_file["module.yar"].line, 1u);
-  EXPECT_THAT(by_file["module.yar"].reason, HasSubstr("no_such_module"));
+  EXPECT_THAT(by_file["module.yar"].reason, AllOf(HasSubstr("no_such_module"), HasSubstr("statement skipped")));
 
   YaraScanner scanner(*built);
-  EXPECT_THAT(ScanOrDie(scanner, std::string("\x01zz\x02\x03\x04", 6)), ElementsAre("slow", "slow2"));
+  EXPECT_THAT(ScanOrDie(scanner, std::string("\x01zz\x02\x03\x04", 6)), ElementsAre("slow", "ok", "ok2", "m", "slow2"));
 }
 
-TEST(YaraRulesTest, SourceConflictingWithAnEarlierOneIsSkippedAndLaterOnesStillLoad) {
+TEST(YaraRulesTest, RuleConflictingWithAnEarlierSourceIsSkippedAndTheRestStillLoad) {
   std::vector<LoadProblem> problems;
   YaraCompiler compiler;
   EXPECT_EQ(compiler.AddSource("dir1/same.yar", "same", "rule dup { condition: true }", &problems), 1u);
@@ -324,12 +396,12 @@ TEST(YaraRulesTest, SourceConflictingWithAnEarlierOneIsSkippedAndLaterOnesStillL
   // main compiler is rebuilt, and later sources are checked first).
   EXPECT_EQ(compiler.AddSource("dir2/same.yar", "same", "rule other { condition: true }\nrule dup { condition: true }",
                                &problems),
-            0u);
+            1u);
   EXPECT_EQ(compiler.AddSource("later.yar", "later", "rule later { condition: true }", &problems), 1u);
   // Checked mode: passes the checker (created after dir1's source), conflicts in main.
   EXPECT_EQ(compiler.AddSource("dir3/same.yar", "same", "rule fresh { condition: true }\n\nrule dup { condition: true }",
                                &problems),
-            0u);
+            1u);
   // Checked mode: fails in the checker.
   EXPECT_EQ(compiler.AddSource("broken.yar", "broken", "rule {", &problems), 0u);
   EXPECT_EQ(compiler.AddSource("last.yar", "last", "rule last { condition: true }", &problems), 1u);
@@ -344,9 +416,11 @@ TEST(YaraRulesTest, SourceConflictingWithAnEarlierOneIsSkippedAndLaterOnesStillL
   EXPECT_THAT(problems[1].reason, AllOf(HasSubstr("\"dup\""), HasSubstr("conflicts with an earlier YARA source")));
   EXPECT_EQ(problems[2].file, "broken.yar");
   EXPECT_EQ(problems[2].line, 1u);
-  EXPECT_EQ((*built)->rule_count(), 3u);
+  EXPECT_THAT(problems[0].reason, HasSubstr("rule 'dup' skipped"));
+  EXPECT_THAT(problems[1].reason, HasSubstr("rule 'dup' skipped"));
+  EXPECT_EQ((*built)->rule_count(), 5u);
   YaraScanner scanner(*built);
-  EXPECT_THAT(ScanOrDie(scanner, "x"), ElementsAre("dup", "later", "last"));
+  EXPECT_THAT(ScanOrDie(scanner, "x"), ElementsAre("dup", "other", "later", "fresh", "last"));
 }
 
 TEST(YaraRulesTest, NothingAddedBuildsNullAndScansNothing) {
