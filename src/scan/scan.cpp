@@ -24,6 +24,7 @@
 
 #include "avkey/scan/scan.h"
 #include "fmt/format.h"
+#include "engine/huge_pages.h"
 #include "layers.h"
 
 namespace avkey::scan {
@@ -405,48 +406,46 @@ class Walker {
   dev_t root_dev_ = 0;
 };
 
-// A worker's file buffer: an anonymous mapping grown with mremap(), so that the pages
-// it already touched stay and only the new tail is fresh. Fresh memory is what costs
-// here: a first-touched page ~14 us on the VMs avkey is measured on (256 MiB memset:
-// 923 ms fresh, 20 ms again), and a buffer reallocated for each new largest file made
-// most of a bench scan's 24k page faults. Never zero-filled: read() writes every byte
+// A worker's file buffer, in transparent huge pages where the kernel has them
+// (engine/huge_pages.h). Fresh memory is what costs here: a first-touched 4 KiB page
+// ~14 us on the VMs avkey is measured on (256 MiB memset: 923 ms fresh, 20 ms again), so
+// with ordinary pages the buffer had to be kept at its largest (up to 64 MiB per worker,
+// most of the peak RSS with two jobs). In 2 MiB pages refilling it costs ~1/50th of
+// that, so only kKeep stays between files. Never zero-filled: read() writes every byte
 // that is scanned.
 class ReadBuffer {
  public:
+  static constexpr size_t kKeep = size_t{8} << 20;
   ReadBuffer() = default;
   ReadBuffer(const ReadBuffer&) = delete;
   ReadBuffer& operator=(const ReadBuffer&) = delete;
   ~ReadBuffer() {
-    if (data_) ::munmap(data_, cap_);
+    if (data_) engine::huge_pages::Unmap(data_, cap_);
   }
   uint8_t* data() const { return data_; }
   size_t capacity() const { return cap_; }
 
-  // Room for n bytes, keeping the contents. Throws std::bad_alloc (Worker::Run makes
-  // that a scan-error of this file).
-  void Reserve(size_t n) {
-    n = RoundUp(std::max<size_t>(n, 64 * 1024));
+  // Room for n bytes, keeping the first `keep` bytes of the contents. Throws
+  // std::bad_alloc (Worker::Run makes that a scan-error of this file).
+  void Reserve(size_t n, size_t keep) {
+    n = engine::huge_pages::RoundUp(n);
     if (n <= cap_) return;
-    void* p = data_ ? ::mremap(data_, cap_, n, MREMAP_MAYMOVE)
-                    : ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    data_ = static_cast<uint8_t*>(p);
+    auto* p = static_cast<uint8_t*>(engine::huge_pages::Map(n));
+    if (data_) {
+      std::memcpy(p, data_, std::min(keep, cap_));
+      engine::huge_pages::Unmap(data_, cap_);
+    }
+    data_ = p;
     cap_ = n;
   }
-  // Gives back all but the first `keep` bytes' pages.
-  void ShrinkTo(size_t keep) {
-    keep = RoundUp(keep);
-    if (cap_ <= keep) return;
-    void* p = ::mremap(data_, cap_, keep, 0);
-    if (p == MAP_FAILED) return;  // keep it all: still correct
-    cap_ = keep;
+  // Gives back all but the first kKeep bytes' pages.
+  void Shrink() {
+    if (cap_ <= kKeep) return;
+    ::munmap(data_ + kKeep, cap_ - kKeep);  // both ends on 2 MiB boundaries
+    cap_ = kKeep;
   }
 
  private:
-  static size_t RoundUp(size_t n) {
-    static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-    return (n + page - 1) / page * page;
-  }
   uint8_t* data_ = nullptr;
   size_t cap_ = 0;
 };
@@ -505,9 +504,9 @@ class Worker {
     // buffer is sized st_size + 1 up front so that the final read() that returns 0 needs
     // no reallocation; it grows (doubling) only if the file grows while being read.
     uint64_t total = 0;
-    buf_.Reserve(static_cast<size_t>(st.st_size) + 1);
+    buf_.Reserve(static_cast<size_t>(st.st_size) + 1, 0);
     for (;;) {
-      if (total == buf_.capacity()) buf_.Reserve(buf_.capacity() * 2);
+      if (total == buf_.capacity()) buf_.Reserve(buf_.capacity() * 2, total);
       ssize_t n = ::read(fd, buf_.data() + total, buf_.capacity() - total);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -536,7 +535,7 @@ class Worker {
     layers_.ScanFile(item.path, owners_.Name(st.st_uid),
                      std::span<const uint8_t>(buf_.data(), static_cast<size_t>(total)), &results_);
     col_.AddFile(results_, total);
-    buf_.ShrinkTo(64u << 20);  // do not keep a huge buffer for the small files that follow
+    buf_.Shrink();  // do not keep a huge buffer for the small files that follow
   }
 
   const ScanOptions& opt_;
