@@ -193,6 +193,7 @@ LayerScanner::LayerScanner(std::shared_ptr<const engine::Database> db, const Arc
                            std::stop_token stop)
     : scanner_(std::move(db)), limits_(limits), stop_(std::move(stop)) {
   buffers_.resize(static_cast<size_t>(limits_.max_depth) + 2);
+  archive_buffers_.resize(buffers_.size());
 }
 
 LayerScanner::~LayerScanner() = default;
@@ -209,6 +210,9 @@ void LayerScanner::ScanFile(const std::string& path, std::string_view owner,
   // so that a worker's memory stays bounded by what it is scanning now.
   for (auto& b : buffers_) {
     if (b.capacity() > (16u << 20)) std::vector<uint8_t>().swap(b);
+  }
+  for (auto& b : archive_buffers_) {
+    if (b.capacity() > (16u << 20)) engine::HugeVector<uint8_t>().swap(b);
   }
 }
 
@@ -430,7 +434,7 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
   const uint64_t max_unpacked = limits_.max_unpacked_bytes == 0 ? kNoLimit : limits_.max_unpacked_bytes;
   const uint64_t max_entries = limits_.max_entries == 0 ? kNoLimit : limits_.max_entries;
   uint64_t container_unpacked = 0;
-  std::vector<uint8_t>& buf = buffers_[depth + 1];
+  engine::HugeVector<uint8_t>& buf = archive_buffers_[depth + 1];
   uint64_t index = 0;
   bool seen_entry = false;
   for (;; ++index) {
@@ -572,7 +576,7 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
       return Flow::kContinue;
     }
     ++st.out->members;
-    // ScanLayer may reuse buffers_[depth + 2...] but never buffers_[depth + 1].
+    // ScanLayer may reuse archive_buffers_[depth + 2...] but never [depth + 1].
     if (ScanLayer(st, std::span<const uint8_t>(buf.data(), used), depth + 1) ==
         Flow::kAbortFile) {
       return Flow::kAbortFile;
