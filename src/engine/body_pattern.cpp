@@ -1,5 +1,7 @@
 #include "engine/body_pattern.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -489,7 +491,7 @@ TokenSeq WidenPattern(const TokenSeq& seq) {
   return out;
 }
 
-Result<BodyPattern> BodyPattern::Compile(TokenSeq seq, const PatternOptions& options) {
+Result<BodyPattern> BodyPattern::Compile(TokenSeq seq, const PatternOptions& options, bool lean) {
   // Every part between splitting gaps needs two consecutive static bytes, as ClamAV
   // requires; the longest exact run overall becomes the anchor.
   size_t best_tok = 0, best_at = 0, best_len = 0, part_best = 0;
@@ -538,29 +540,50 @@ Result<BodyPattern> BodyPattern::Compile(TokenSeq seq, const PatternOptions& opt
   p.min_len_ = MinLength(seq);
   const Token& at = seq[best_tok];
   p.anchor_.assign(at.value.begin() + best_at, at.value.begin() + best_at + best_len);
-  for (size_t k = 0; k < best_tok; ++k) p.prefix_.push_back(seq[k]);
-  if (best_at > 0) {
-    Token head;
-    head.value.assign(at.value.begin(), at.value.begin() + best_at);
-    head.mask.assign(at.mask.begin(), at.mask.begin() + best_at);
-    p.prefix_.push_back(std::move(head));
-  }
-  if (best_at + best_len < at.value.size()) {
-    Token tail;
-    tail.value.assign(at.value.begin() + best_at + best_len, at.value.end());
-    tail.mask.assign(at.mask.begin() + best_at + best_len, at.mask.end());
-    p.suffix_.push_back(std::move(tail));
-  }
-  for (size_t k = best_tok + 1; k < seq.size(); ++k) p.suffix_.push_back(seq[k]);
-  ReverseInPlace(&p.prefix_);
-  p.reversed_ = seq;
-  ReverseInPlace(&p.reversed_);
+  p.anchor_tok_ = static_cast<uint32_t>(best_tok);
+  p.anchor_at_ = static_cast<uint32_t>(best_at);
   p.forward_ = std::move(seq);
+  p.has_forward_ = true;
+  if (!lean) p.Prepare(Use::kAll);
   return p;
+}
+
+void BodyPattern::Prepare(Use use) {
+  if (!has_forward_) std::abort();  // prepared twice: the forward form is gone
+  const TokenSeq& seq = forward_;
+  if ((use == Use::kAll || use == Use::kAnchor) && !has_sides_) {
+    const size_t best_tok = anchor_tok_, best_at = anchor_at_, best_len = anchor_.size();
+    const Token& at = seq[best_tok];
+    for (size_t k = 0; k < best_tok; ++k) prefix_.push_back(seq[k]);
+    if (best_at > 0) {
+      Token head;
+      head.value.assign(at.value.begin(), at.value.begin() + best_at);
+      head.mask.assign(at.mask.begin(), at.mask.begin() + best_at);
+      prefix_.push_back(std::move(head));
+    }
+    if (best_at + best_len < at.value.size()) {
+      Token tail;
+      tail.value.assign(at.value.begin() + best_at + best_len, at.value.end());
+      tail.mask.assign(at.mask.begin() + best_at + best_len, at.mask.end());
+      suffix_.push_back(std::move(tail));
+    }
+    for (size_t k = best_tok + 1; k < seq.size(); ++k) suffix_.push_back(seq[k]);
+    ReverseInPlace(&prefix_);
+    has_sides_ = true;
+  }
+  if ((use == Use::kAll || use == Use::kEnd) && !has_reversed_) {
+    reversed_ = use == Use::kEnd ? std::move(forward_) : seq;
+    ReverseInPlace(&reversed_);
+    has_reversed_ = true;
+  }
+  if (use == Use::kAll || use == Use::kWindow) return;
+  TokenSeq().swap(forward_);
+  has_forward_ = false;
 }
 
 bool BodyPattern::VerifyAt(std::span<const uint8_t> data, uint64_t anchor_end, uint64_t first,
                            uint64_t last, Scratch* scratch, uint64_t* start) const {
+  if (!has_sides_) std::abort();  // not prepared for this use (Prepare)
   const uint64_t anchor_start = anchor_end - anchor_.size();
   const uint8_t* fold = options_.nocase ? Folds().lower.data() : Folds().identity.data();
   Reset(scratch, suffix_.size());
@@ -575,6 +598,7 @@ bool BodyPattern::VerifyAt(std::span<const uint8_t> data, uint64_t anchor_end, u
 
 bool BodyPattern::VerifyEnd(std::span<const uint8_t> data, uint64_t end, uint64_t first, uint64_t last,
                             Scratch* scratch, uint64_t* start) const {
+  if (!has_reversed_) std::abort();  // not prepared for this use (Prepare)
   const uint8_t* fold = options_.nocase ? Folds().lower.data() : Folds().identity.data();
   if (options_.fullword) {
     const bool word_after = options_.wide ? (end + 1 < data.size() && IsAlnum(data[end]) && data[end + 1] == 0)
@@ -668,6 +692,7 @@ void AppendSeqRegex(const TokenSeq& seq, std::string* out, bool* exact, bool* ne
 }  // namespace
 
 std::string BodyPattern::Regex(bool* exact) const {
+  if (!has_forward_) std::abort();  // only before Prepare() dropped the forward form
   std::string out;
   *exact = !options_.fullword;
   bool never = false;
@@ -677,6 +702,7 @@ std::string BodyPattern::Regex(bool* exact) const {
 
 uint32_t BodyPattern::MatchWindow(std::span<const uint8_t> data, uint64_t first, uint64_t last,
                                   uint32_t limit, Scratch* scratch, uint64_t* first_start) const {
+  if (!has_forward_) std::abort();  // not prepared for this use (Prepare)
   const uint8_t* fold = options_.nocase ? Folds().lower.data() : Folds().identity.data();
   uint32_t found = 0;
   last = std::min<uint64_t>(last, data.size());

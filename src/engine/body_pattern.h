@@ -66,7 +66,18 @@ class BodyPattern {
  public:
   // Splits at the longest exact run; fails when the pattern has no part with two
   // consecutive static bytes (ClamAV: "Can't find a static subpattern of length 2").
-  static Result<BodyPattern> Compile(TokenSeq seq, const PatternOptions& options);
+  // `lean` keeps only the forward form (for Regex() and Prepare()): a database makes one
+  // use of each pattern, and keeping all four forms of every token sequence was most of a
+  // large logical set's memory and load time. Otherwise the pattern is ready for all uses.
+  static Result<BodyPattern> Compile(TokenSeq seq, const PatternOptions& options, bool lean = false);
+
+  // What a pattern is verified with: MatchWindow (kWindow), VerifyEnd (kEnd), VerifyAt
+  // (kAnchor), or any (kAll). Prepare(use) builds what that use needs from the forward
+  // form and drops the forward form unless kWindow or kAll keeps it; call it once, before
+  // the pattern is shared between threads. A verifier called for a use the pattern was not
+  // prepared for aborts (a programming error, never a silent non-match).
+  enum class Use : uint8_t { kAll, kWindow, kEnd, kAnchor };
+  void Prepare(Use use);
 
   // The literal Vectorscan searches for.
   const std::string& anchor() const { return anchor_; }
@@ -109,6 +120,8 @@ class BodyPattern {
   TokenSeq prefix_;    // tokens before the anchor, reversed
   TokenSeq reversed_;  // whole pattern, reversed (for VerifyEnd)
   std::string anchor_;
+  uint32_t anchor_tok_ = 0, anchor_at_ = 0;  // the anchor: forward_[anchor_tok_].value[anchor_at_...]
+  bool has_forward_ = false, has_sides_ = false, has_reversed_ = false;
   PatternOptions options_;
   uint64_t min_len_ = 0;
   bool has_gaps_ = false;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace avkey::engine {
 namespace {
 
@@ -110,6 +112,74 @@ TEST(BodyPattern, MatchWindowCountsStarts) {
   BodyPattern::Scratch s;
   EXPECT_EQ(p.MatchWindow(S("ABABABA"), 0, 7, 10, &s), 3u);
   EXPECT_EQ(p.MatchWindow(S("ABABABA"), 1, 3, 10, &s), 1u);
+}
+
+// A database compiles patterns lean and prepares each for the one use its scanner makes of
+// it; each use must answer exactly as a pattern compiled with all forms.
+TEST(BodyPattern, PreparedForOneUseAnswersLikeTheFullPattern) {
+  // Over four letters, so that random data over them matches often.
+  const char* kPatterns[] = {"414243", "4142??4344{2-5}4241", "4142*4344(41|42)43", "4142{-3}4243!(44|41)42",
+                             "(B)414243(B)", "414243{0-}4344", "4142(4344|414243)4241", "4142{1-4}43??4344"};
+  std::mt19937 rng(7);
+  size_t ends = 0, anchors = 0, windows = 0;  // matches seen: the comparison is not vacuous
+  for (const char* text : kPatterns) {
+    for (int variant = 0; variant < 3; ++variant) {
+      PatternOptions o;
+      o.nocase = variant == 1;
+      o.wide = variant == 2;
+      auto seq = ParseHexPattern(text);
+      ASSERT_TRUE(seq.has_value()) << text;
+      if (o.wide) *seq = WidenPattern(*seq);
+      auto full = BodyPattern::Compile(*seq, o);
+      ASSERT_TRUE(full.has_value()) << text << ": " << (full ? "" : full.error());
+      BodyPattern window = *BodyPattern::Compile(*seq, o, true);
+      BodyPattern end = window, anchor = window;
+      window.Prepare(BodyPattern::Use::kWindow);
+      end.Prepare(BodyPattern::Use::kEnd);
+      anchor.Prepare(BodyPattern::Use::kAnchor);
+      BodyPattern::Scratch s1, s2;
+      for (int round = 0; round < 300; ++round) {
+        // Data made of the pattern's own letters (and NULs when wide), so that it matches often.
+        std::string data(20 + rng() % 40, 'A');
+        for (auto& c : data) c = o.wide && rng() % 2 ? '\0' : static_cast<char>("ABCDABCD \n"[rng() % 10]);
+        if (o.nocase) data[rng() % data.size()] = 'a';
+        const uint64_t first = rng() % 4, last = first + rng() % 30;
+        const uint32_t n = full->MatchWindow(S(data), first, last, 10, &s1);
+        EXPECT_EQ(n, window.MatchWindow(S(data), first, last, 10, &s2)) << text << " " << variant;
+        windows += n;
+        for (uint64_t at = 0; at <= data.size(); ++at) {
+          uint64_t a = 0, b = 0;
+          const bool ok = full->VerifyEnd(S(data), at, first, last, &s1, &a);
+          ASSERT_EQ(ok, end.VerifyEnd(S(data), at, first, last, &s2, &b)) << text << " " << variant << " end " << at;
+          EXPECT_EQ(a, b);
+          ends += ok;
+          if (at >= full->anchor().size()) {
+            const bool hit = full->VerifyAt(S(data), at, first, last, &s1, &a);
+            ASSERT_EQ(hit, anchor.VerifyAt(S(data), at, first, last, &s2, &b))
+                << text << " " << variant << " anchor end " << at;
+            EXPECT_EQ(a, b);
+            anchors += hit;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(windows, 50u);
+  EXPECT_GT(ends, 50u);
+  EXPECT_GT(anchors, 50u);
+}
+
+TEST(BodyPatternDeathTest, AVerifierThePatternWasNotPreparedForAborts) {
+  BodyPattern p = *BodyPattern::Compile(*ParseHexPattern("414243"), {}, true);
+  p.Prepare(BodyPattern::Use::kWindow);
+  BodyPattern::Scratch s;
+  EXPECT_DEATH((void)p.VerifyEnd(S("ABC"), 3, 0, 3, &s), "");
+  EXPECT_DEATH((void)p.VerifyAt(S("ABC"), 3, 0, 3, &s), "");
+  BodyPattern q = *BodyPattern::Compile(*ParseHexPattern("414243"), {}, true);
+  q.Prepare(BodyPattern::Use::kEnd);
+  EXPECT_DEATH((void)q.MatchWindow(S("ABC"), 0, 3, 1, &s), "");
+  bool exact = false;
+  EXPECT_DEATH((void)q.Regex(&exact), "");
 }
 
 }  // namespace

@@ -220,7 +220,7 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, const PatternOption
   for (size_t k = 0; k < variants.size(); ++k) {
     PatternOptions o = options;
     o.wide = options.wide && k == 0;  // the ::a variant (second) is plain ASCII
-    auto pattern = BodyPattern::Compile(std::move(variants[k]), o);
+    auto pattern = BodyPattern::Compile(std::move(variants[k]), o, /*lean=*/true);  // Prepare()d in Build()
     if (!pattern) return Status::Error(pattern.error());
     Body b{std::move(*pattern), offset, target, sig, subsig, false};
     // Offsets pinned to a small window are checked directly: cheaper than a
@@ -701,6 +701,17 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       }
     }
   }
+  // Each pattern is kept in the one form its verifier uses (BodyPattern::Prepare): the
+  // 100k-hash + 5k-body + 40k-logical set of issue 2 built 151k patterns four ways each.
+  std::vector<uint8_t> anchor_use(db.bodies.size(), 0);
+  for (const auto& e : db.hs_ids) anchor_use[e.body] = e.anchor_only ? 1 : 0;
+  for (uint32_t i = 0; i < db.bodies.size(); ++i) {
+    Body& b = db.bodies[i];
+    b.pattern.Prepare(b.direct ? BodyPattern::Use::kWindow
+                      : anchor_use[i] ? BodyPattern::Use::kAnchor
+                                      : BodyPattern::Use::kEnd);
+  }
+
   impl_->yara.set_cache_identity(db.identity);
   auto yara = impl_->yara.Build();
   if (!yara) return Fail("YARA: " + yara.error());
