@@ -43,11 +43,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (sub.kind) {
       case LdbSubsig::Kind::kByteCompare:
         for (uint64_t start : {uint64_t{0}, uint64_t{size / 2}, uint64_t{size}})
-          (void)EvaluateByteCompare(sub.byte_compare, bytes, start);
+          (void)EvaluateByteCompare(*sub.byte_compare, bytes, start);
         break;
       case LdbSubsig::Kind::kPcre:
-        (void)sub.pcre.trigger_expr->Evaluate(counts);
-        (void)RunPcre(sub.pcre, sub.offset, nullptr, bytes, scratch.get());
+        (void)sub.pcre->trigger_expr->Evaluate(counts);
+        (void)RunPcre(*sub.pcre, sub.offset, nullptr, bytes, scratch.get());
         break;
       default:
         break;

@@ -366,6 +366,13 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
   const uint32_t count_base = db->subsig_slots;
   db->subsig_slots += static_cast<uint32_t>(ldb.subsigs.size());
   const uint32_t sig = AddSig(ldb.name, EngineKind::kLogical, official);
+  // The texts were needed to load it, not to scan: the name is in sig_names now and the
+  // body patterns are compiled (a 40k-signature .ldb kept ~10 MB of them).
+  std::string().swap(ldb.name);
+  std::string().swap(ldb.expression_text);
+  for (LdbSubsig& ss : ldb.subsigs) {
+    if (ss.kind == LdbSubsig::Kind::kBody) std::string().swap(ss.pattern);
+  }
   db->logicals.push_back(Logical{std::move(ldb), sig, count_base, has_pcre, has_byte_compare});
   ++report().logical;
 }
@@ -434,7 +441,10 @@ void DatabaseBuilder::Impl::ReserveForLines(std::string_view ext, size_t bytes, 
   if (ext == "ndb") ReserveMore(&db->bodies, lines);  // one body each (two for none: no ::w in .ndb)
   // .ldb: a few body subsignatures each; capacity never written is never faulted in, so
   // over-reserving costs address space, not memory.
-  if (ext == "ldb") ReserveMore(&db->bodies, lines * 6);
+  if (ext == "ldb") {
+    ReserveMore(&db->bodies, lines * 6);
+    ReserveMore(&db->logicals, lines);  // 352 bytes each: regrowth copied them ~17 times
+  }
   if (ext == "ndb" || ext == "ldb") return;
   HashIndex& index = (ext == "mdb" || ext == "msb") ? db->section_hashes
                      : (ext == "fp" || ext == "sfp") ? db->allow

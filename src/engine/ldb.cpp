@@ -831,7 +831,7 @@ Status ParsePcreSubsig(std::string_view f, size_t index, size_t count, LdbSubsig
   if (first == last) return Status::Error("PCRE subsignature has mismatched '/' delimiter");
   const std::string_view trigger = sig.substr(0, first);
   if (trigger.empty()) return Status::Error("PCRE subsignature must contain a logical trigger");
-  PcreSubsig& pcre = out->pcre;
+  PcreSubsig& pcre = *out->pcre;
   pcre.trigger = std::string(trigger);
   pcre.regex = std::string(sig.substr(first + 1, last - first - 1));
   pcre.flags = std::string(sig.substr(last + 1));
@@ -852,7 +852,7 @@ Status ParsePcreSubsig(std::string_view f, size_t index, size_t count, LdbSubsig
 
 // N(>>off#[h|d|a|i][l|b][e]num_bytes#cmp[,cmp])
 Status ParseByteCompare(std::string_view f, size_t index, size_t count, LdbSubsig* out) {
-  ByteCompare& bc = out->byte_compare;
+  ByteCompare& bc = *out->byte_compare;
   size_t p = 0;
   while (p < f.size() && IsDigit(f[p])) ++p;
   if (p == 0 || p >= f.size() || f[p] != '(')
@@ -1052,7 +1052,7 @@ Result<LdbSignature> ParseLdbLine(std::string_view line) {
   // subsignature (ClamAV runs byte compares before PCREs and never chains them).
   for (size_t i = 0; i < count; ++i) {
     if (sig.subsigs[i].kind != LdbSubsig::Kind::kByteCompare) continue;
-    const LdbSubsig::Kind ref = sig.subsigs[sig.subsigs[i].byte_compare.subsig].kind;
+    const LdbSubsig::Kind ref = sig.subsigs[sig.subsigs[i].byte_compare->subsig].kind;
     if (ref == LdbSubsig::Kind::kPcre || ref == LdbSubsig::Kind::kByteCompare)
       return fail("subsignature " + std::to_string(i) +
                   ": byte compare must refer to a subsignature that is neither PCRE nor byte compare");

@@ -288,11 +288,11 @@ TEST(ParseLdbLine, PcreSubsignatures) {
   const LdbSubsig& p = all->subsigs[1];
   EXPECT_EQ(p.kind, LdbSubsig::Kind::kPcre);
   EXPECT_TRUE(p.offset.anywhere());
-  EXPECT_EQ(p.pcre.trigger, "0");
-  EXPECT_EQ(p.pcre.regex, "clamav");
-  EXPECT_EQ(p.pcre.flags, "g");
-  ASSERT_TRUE(p.pcre.trigger_expr);
-  ASSERT_TRUE(p.pcre.program);
+  EXPECT_EQ(p.pcre->trigger, "0");
+  EXPECT_EQ(p.pcre->regex, "clamav");
+  EXPECT_EQ(p.pcre->flags, "g");
+  ASSERT_TRUE(p.pcre->trigger_expr);
+  ASSERT_TRUE(p.pcre->program);
 
   Result<LdbSignature> at = ParseLdbLine(
       "Find.ClamAV.OnlyAt.299;Engine:81-255,Target:0;2;7374756c747a67657473;7063726572656765786c6f6c;"
@@ -300,8 +300,8 @@ TEST(ParseLdbLine, PcreSubsignatures) {
   ASSERT_TRUE(at) << at.error();
   EXPECT_EQ(at->subsigs[2].offset.kind, SigOffset::Kind::kAbsolute);
   EXPECT_EQ(at->subsigs[2].offset.value, 299);
-  EXPECT_EQ(at->subsigs[2].pcre.trigger, "0&1");
-  EXPECT_TRUE(at->subsigs[2].pcre.flags.empty());
+  EXPECT_EQ(at->subsigs[2].pcre->trigger, "0&1");
+  EXPECT_TRUE(at->subsigs[2].pcre->flags.empty());
 
   EXPECT_TRUE(ParseLdbLine("Find.ClamAV.StartAt.300;Engine:81-255,Target:0;3;616c61696e;62756731393238;"
                            "636c6f736564;300:0&1&2/clamav/r"));
@@ -322,24 +322,24 @@ TEST(ParseLdbLine, PcreDelimitersSemicolonsAndColons) {
   // \x3B is regex text; a raw ';' inside /.../ does not split (ClamAV's tokenizer).
   Result<LdbSignature> hex = ParseLdbLine("P;Engine:81-255,Target:0;1;414243;0/a\\x3Bb/");
   ASSERT_TRUE(hex) << hex.error();
-  EXPECT_EQ(hex->subsigs[1].pcre.regex, "a\\x3Bb");
+  EXPECT_EQ(hex->subsigs[1].pcre->regex, "a\\x3Bb");
   Result<LdbSignature> raw = ParseLdbLine("P;Engine:81-255,Target:0;1;414243;0/a;b/");
   ASSERT_TRUE(raw) << raw.error();
   ASSERT_EQ(raw->subsigs.size(), 2u);
-  EXPECT_EQ(raw->subsigs[1].pcre.regex, "a;b");
+  EXPECT_EQ(raw->subsigs[1].pcre->regex, "a;b");
   // Escaped '/' inside the regex; ':' inside the regex is not an offset separator.
   Result<LdbSignature> esc = ParseLdbLine("P;Engine:81-255,Target:0;1;414243;10:0/a\\/b:c/i");
   ASSERT_TRUE(esc) << esc.error();
   EXPECT_EQ(esc->subsigs[1].offset.value, 10);
-  EXPECT_EQ(esc->subsigs[1].pcre.regex, "a\\/b:c");
-  EXPECT_EQ(esc->subsigs[1].pcre.flags, "i");
-  EXPECT_EQ(RunPcre(esc->subsigs[1].pcre, esc->subsigs[1].offset, nullptr, Bytes("0123456789A/B:C"), nullptr), 1u);
+  EXPECT_EQ(esc->subsigs[1].pcre->regex, "a\\/b:c");
+  EXPECT_EQ(esc->subsigs[1].pcre->flags, "i");
+  EXPECT_EQ(RunPcre(*esc->subsigs[1].pcre, esc->subsigs[1].offset, nullptr, Bytes("0123456789A/B:C"), nullptr), 1u);
 }
 
 TEST(ParseLdbLine, ByteCompareMacroAndFuzzy) {
   Result<LdbSignature> bc = ParseLdbLine("BC;Engine:101-255,Target:0;0&1;4142;0(>>2#ib2#=0x0102)");
   ASSERT_TRUE(bc) << bc.error();
-  const ByteCompare& b = bc->subsigs[1].byte_compare;
+  const ByteCompare& b = *bc->subsigs[1].byte_compare;
   EXPECT_EQ(bc->subsigs[1].kind, LdbSubsig::Kind::kByteCompare);
   EXPECT_EQ(b.subsig, 0u);
   EXPECT_EQ(b.offset, 2);
@@ -353,7 +353,7 @@ TEST(ParseLdbLine, ByteCompareMacroAndFuzzy) {
 
   Result<LdbSignature> two = ParseLdbLine("BC;Engine:101-255,Target:0;0&1;4142;0(<<0x10#hle4#>10,<-5)");
   ASSERT_TRUE(two) << two.error();
-  const ByteCompare& t = two->subsigs[1].byte_compare;
+  const ByteCompare& t = *two->subsigs[1].byte_compare;
   EXPECT_EQ(t.offset, -16);
   EXPECT_EQ(t.base, 'h');
   EXPECT_TRUE(t.little_endian && t.exact);
@@ -362,7 +362,7 @@ TEST(ParseLdbLine, ByteCompareMacroAndFuzzy) {
   EXPECT_EQ(t.comparisons[1].value, -5);
   Result<LdbSignature> dec = ParseLdbLine("BC;Engine:101-255,Target:0;0&1;4142;0(#d3#=100)");
   ASSERT_TRUE(dec) << dec.error();
-  EXPECT_TRUE(dec->subsigs[1].byte_compare.big_endian);  // implied by d
+  EXPECT_TRUE(dec->subsigs[1].byte_compare->big_endian);  // implied by d
 
   Result<LdbSignature> macro = ParseLdbLine("TestMacro;Engine:51-255,Target:0;0&1;616161;${6-7}12$");
   ASSERT_TRUE(macro) << macro.error();
@@ -473,7 +473,7 @@ TEST(LdbEngineRange, ReadsTheFirstAttributeOnly) {
 ByteCompare ParseBc(const std::string& text) {
   Result<LdbSignature> r = ParseLdbLine("BC;Engine:101-255,Target:0;0&1;4142;" + text);
   EXPECT_TRUE(r) << text << ": " << (r ? "" : r.error());
-  return r ? r->subsigs[1].byte_compare : ByteCompare{};
+  return r ? *r->subsigs[1].byte_compare : ByteCompare{};
 }
 
 bool Bc(const std::string& text, std::string_view data, uint64_t match_start) {
@@ -548,7 +548,7 @@ struct Pcre {
   uint32_t Run(std::string_view data, const ExeInfo* exe = nullptr) const {
     PcreScratchPtr scratch = NewPcreScratch();
     EXPECT_TRUE(scratch);
-    return RunPcre(sub.pcre, sub.offset, exe, Bytes(data), scratch.get());
+    return RunPcre(*sub.pcre, sub.offset, exe, Bytes(data), scratch.get());
   }
 };
 
@@ -613,14 +613,14 @@ TEST(Pcre, BudgetsAndEmptyMatches) {
   EXPECT_GE(MakePcre("0/x*/g").Run("aaa"), 1u);
   // A null scratch takes the slow path.
   Pcre p = MakePcre("0/abc/");
-  EXPECT_EQ(RunPcre(p.sub.pcre, p.sub.offset, nullptr, Bytes("zabc"), nullptr), 1u);
+  EXPECT_EQ(RunPcre(*p.sub.pcre, p.sub.offset, nullptr, Bytes("zabc"), nullptr), 1u);
 }
 
 TEST(Pcre, TriggerAndFlags) {
   Pcre p = MakePcre("0/a.b/s");
   std::vector<uint32_t> none = {0}, one = {1};
-  EXPECT_FALSE(p.sub.pcre.trigger_expr->Evaluate(none));
-  EXPECT_TRUE(p.sub.pcre.trigger_expr->Evaluate(one));
+  EXPECT_FALSE(p.sub.pcre->trigger_expr->Evaluate(none));
+  EXPECT_TRUE(p.sub.pcre->trigger_expr->Evaluate(one));
   EXPECT_EQ(p.Run("a\nb"), 1u);
   EXPECT_EQ(MakePcre("0/a.b/").Run("a\nb"), 0u);
   EXPECT_EQ(MakePcre("0/^b/m").Run("a\nb"), 1u);

@@ -192,12 +192,12 @@ struct Scanner::Impl {
         uint32_t slot = lg.count_base + static_cast<uint32_t>(i);
         uint32_t result = 0;
         if (ss.kind == LdbSubsig::Kind::kPcre) {
-          if (ss.pcre.trigger_expr && ss.pcre.trigger_expr->Evaluate(c))
-            result = RunPcre(ss.pcre, ss.offset, exe, data, pcre.get());
+          if (ss.pcre->trigger_expr && ss.pcre->trigger_expr->Evaluate(c))
+            result = RunPcre(*ss.pcre, ss.offset, exe, data, pcre.get());
         } else if (ss.kind == LdbSubsig::Kind::kByteCompare) {
-          uint32_t ref = lg.count_base + ss.byte_compare.subsig;
-          if (ss.byte_compare.subsig < lg.ldb.subsigs.size() && counts[ref] > 0)
-            result = EvaluateByteCompare(ss.byte_compare, data, first_start[ref]) ? 1 : 0;
+          uint32_t ref = lg.count_base + ss.byte_compare->subsig;
+          if (ss.byte_compare->subsig < lg.ldb.subsigs.size() && counts[ref] > 0)
+            result = EvaluateByteCompare(*ss.byte_compare, data, first_start[ref]) ? 1 : 0;
         } else {
           continue;
         }
