@@ -209,29 +209,29 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, const PatternOption
                                       uint32_t sig, int32_t subsig) {
   auto seq = ParseHexPattern(text);
   if (!seq) return Status::Error(seq.error());
-  std::vector<TokenSeq> variants;
+  // One variant, or two for ::wa (wide, then plain ASCII); no vector for the usual one.
+  TokenSeq second;
+  const bool two = options.wide && wide_and_ascii;
   if (options.wide) {
-    variants.push_back(WidenPattern(*seq));
-    if (wide_and_ascii) variants.push_back(std::move(*seq));
-  } else {
-    variants.push_back(std::move(*seq));
+    if (two) second = std::move(*seq);
+    *seq = WidenPattern(two ? second : *seq);
   }
-  std::vector<Body> out;
-  for (size_t k = 0; k < variants.size(); ++k) {
+  const size_t before = db->bodies.size();
+  for (int k = 0; k < (two ? 2 : 1); ++k) {
     PatternOptions o = options;
     o.wide = options.wide && k == 0;  // the ::a variant (second) is plain ASCII
-    auto pattern = BodyPattern::Compile(std::move(variants[k]), o, /*lean=*/true);  // Prepare()d in Build()
-    if (!pattern) return Status::Error(pattern.error());
+    auto pattern = BodyPattern::Compile(std::move(k == 0 ? *seq : second), o, /*lean=*/true);  // Prepare()d in Build()
+    if (!pattern) {
+      db->bodies.resize(before);  // all variants or none
+      return Status::Error(pattern.error());
+    }
     Body b{std::move(*pattern), offset, target, sig, subsig, false};
     // Offsets pinned to a small window are checked directly: cheaper than a
     // Vectorscan literal that would fire all over the file.
     b.direct = !offset.anywhere() && offset.kind != SigOffset::Kind::kSectionEntire && offset.shift <= 64;
-    out.push_back(std::move(b));
-  }
-  for (auto& b : out) {
-    if (b.offset.needs_exe()) db->needs_exe = true;
     db->bodies.push_back(std::move(b));
   }
+  if (offset.needs_exe()) db->needs_exe = true;
   return Status::Ok();
 }
 
@@ -615,8 +615,10 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   db.hashes.Finalize();
   db.section_hashes.Finalize();
   db.allow.Finalize();
-  ReleaseSlack(db.sigs);  // both reserved from estimates (ReserveForLines)
+  ReleaseSlack(db.sigs);  // all reserved from estimates (ReserveForLines)
   ReleaseSlack(db.sig_names);
+  ReleaseSlack(db.bodies);
+  ReleaseSlack(db.logicals);
   unsigned char md[32];
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->identity.get(), md, &len);

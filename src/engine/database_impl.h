@@ -68,7 +68,7 @@ struct Database::Impl {
   HashIndex hashes;        // whole-layer hashes (.hdb .hsb)
   HashIndex section_hashes;  // PE section hashes (.mdb .msb)
   HashIndex allow;         // .fp .sfp
-  std::vector<Body> bodies;
+  HugeVector<Body> bodies;
   std::vector<uint32_t> direct_bodies;   // indexes of bodies with direct == true
   // Vectorscan id -> body index and how its hits are verified: the whole pattern
   // as a regex (hit = match end, VerifyEnd), or its anchor literal (VerifyAt) for
@@ -79,7 +79,7 @@ struct Database::Impl {
   };
   std::vector<HsEntry> hs_ids;
   HsDatabasePtr hs_db;
-  std::vector<Logical> logicals;
+  HugeVector<Logical> logicals;
   uint32_t subsig_slots = 0;             // total subsignatures over all logicals
   std::shared_ptr<const YaraRules> yara;
   bool needs_exe = false;                // some signature uses EP/S offsets or section hashes
