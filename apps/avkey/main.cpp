@@ -384,7 +384,6 @@ int main(int argc, char** argv) {
   // A configuration can load provider and engine modules, and the scanner runs nothing
   // from the device it scans. Also 2-4 ms less start-up.
   OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
-  avkey::engine::UseHugePagesForTheHeap();
   SetArgv0(argc > 0 ? argv[0] : nullptr);
   CLI::App app{"avkey: offline anti-malware scanner, run from a USB key without installing anything."};
   app.require_subcommand(1);

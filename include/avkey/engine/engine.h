@@ -162,11 +162,4 @@ std::string HexString(std::span<const uint8_t> bytes);
 // Library versions linked in: "vectorscan 5.4.9, libyara 4.2.3, ...".
 std::string LibraryVersions();
 
-// Makes the start of the malloc heap (its first 64 MiB) transparent-huge-page backed.
-// Loading signatures makes millions of small allocations (tokens, strings); with 4 KiB
-// pages, faulting them in was a fifth of a large set's warm load (perf), at ~14 us a page
-// on the VMs avkey is measured on. Call once, first thing in main(), before any thread
-// starts. Best effort: without THP nothing changes.
-void UseHugePagesForTheHeap();
-
 }  // namespace avkey::engine
