@@ -572,7 +572,11 @@ void BodyPattern::Prepare(Use use) {
     has_sides_ = true;
   }
   if ((use == Use::kAll || use == Use::kEnd) && !has_reversed_) {
-    reversed_ = use == Use::kEnd ? std::move(forward_) : seq;
+    if (use == Use::kEnd) {
+      reversed_ = std::move(forward_);  // the forward form is dropped below anyway
+    } else {
+      reversed_ = forward_;
+    }
     ReverseInPlace(&reversed_);
     has_reversed_ = true;
   }

@@ -5,7 +5,8 @@
 // 4 KiB page costs ~10-14 us to fault in, and the 100k-hash bench set touches ~2,800 of
 // them (perf: the MD5 entry table, the names, the signature table, the read piece).
 // 8 MiB touched page by page took 25-34 ms there; the same in 2 MiB pages 0.5-13 ms
-// (/var/tmp/s6/thp.c in the session notes). With THP "never", or no huge page free, the
+// (a throw-away program: one write per 4 KiB into an aligned mapping, with and without
+// MADV_HUGEPAGE, three runs each). With THP "never", or no huge page free, the
 // kernel falls back to ordinary pages: the same memory, only slower to fault in.
 #pragma once
 

@@ -97,33 +97,30 @@ class Lexer {
   void SkipRuleBody() {
     // The header (tags) up to the opening brace.
     while (SkipSpaceAndComments() && t_[i_] != '{') {
-      if (IsIdentStart(t_[i_]) && Identifier() == "rule") {  // a rule with no body at all
+      if (!IsIdentStart(t_[i_])) {
+        ++i_;
+      } else if (Identifier() == "rule") {  // the next rule: this one has no body at all
         i_ -= 4;
         return;
       }
-      if (!IsIdentStart(t_[i_])) ++i_;
     }
     int depth = 0;
-    char last = 0;              // the last significant character
-    std::string_view last_word;  // the last identifier, if it was the last token
+    std::string_view last_word;  // the last token, when it was an identifier
     while (SkipSpaceAndComments()) {
       const char c = t_[i_];
       if (IsIdentStart(c)) {
         last_word = Identifier();
-        last = 'a';
         continue;
       }
-      const bool after_matches = last == 'a' && last_word == "matches";
       if (c == '"') {
         SkipQuoted('"');
-      } else if (c == '/' && (after_matches || IsDefinitionEquals())) {
+      } else if (c == '/' && (last_word == "matches" || IsDefinitionEquals())) {
         SkipQuoted('/');  // a regular expression ($a = /.../ or `matches /.../`)
       } else {
         ++i_;
         if (c == '{') ++depth;
         if (c == '}' && --depth == 0) return;
       }
-      last = c == '"' || c == '/' ? 'x' : c;
       last_word = {};
     }
   }

@@ -48,6 +48,7 @@ TEST(YaraSourceTest, UnterminatedRuleRunsToTheEndAndStrayTokensBelongToNothing) 
   EXPECT_THAT(Texts("rule a rule b { condition: true }"),
               ElementsAre("rule a: rule a ", "rule b: rule b { condition: true }"));
   EXPECT_THAT(Texts("rule"), ElementsAre("rule : rule"));
+  EXPECT_THAT(Texts("rule a : tag"), ElementsAre("rule a: rule a : tag"));  // cut in its header
   EXPECT_THAT(Texts("rule x { strings: $a = \"unterminated\n condition: $a }"),
               ElementsAre("rule x: rule x { strings: $a = \"unterminated\n condition: $a }"));
   EXPECT_TRUE(SplitYaraStatements("").empty());
