@@ -128,6 +128,7 @@ Result<Console::AddedGeneration> Console::AddSignatures(const std::vector<std::s
   Status s = platform::MakeDirs(compile_dir, 0700);
   engine::DatabaseBuilder builder;
   builder.SetCacheDirectory(compile_dir);
+  builder.SetPortableCache(true);  // the key scans devices older than this workstation
   if (s.ok()) s = engine::AddBuiltinSignatures(&builder);
   for (const auto& f : out.files) {
     if (s.ok()) s = builder.AddPath(f);

@@ -154,6 +154,7 @@ struct DatabaseBuilder::Impl {
   YaraCompiler yara;
   std::filesystem::path cache_dir;
   bool cache_read_only = false;
+  bool portable_cache = false;  // also store a build for any CPU (SetPortableCache)
   bool yara_unofficial = false;
   bool built = false;
   std::vector<std::string_view> fields;  // Split() output, reused line after line
@@ -563,6 +564,11 @@ void DatabaseBuilder::SetCacheDirectory(std::filesystem::path dir, bool read_onl
   impl_->yara.set_cache(impl_->cache_dir, read_only);
 }
 
+void DatabaseBuilder::SetPortableCache(bool on) {
+  impl_->portable_cache = on;
+  impl_->yara.set_portable_cache(on);
+}
+
 void DatabaseBuilder::SetTextNormalization(bool on) { impl_->db->normalize_text = on; }
 
 Status DatabaseBuilder::AddSource(std::string_view name, std::string_view content, bool official) {
@@ -681,7 +687,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       if (cached) {
         db.hs_db = std::move(cached->db);
         db.hs_ids = std::move(cached->ids);
-        db.report.cache_state = "hit";
+        db.report.cache_state = cached->portable ? "hit (portable build: none for this CPU)" : "hit";
       } else {
         db.report.cache_state = cached.error();
       }
@@ -689,12 +695,13 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
     if (!db.hs_db) collect();
     for (const auto& e : escaped) exprs.push_back(e.c_str());
     if (!db.hs_db && !exprs.empty()) {
+      const hs_platform_info_t native = NativePlatform();
       hs_database_t* hdb = nullptr;
       hs_compile_error_t* err = nullptr;
       // A pattern Vectorscan refuses as a regex (too large, too complex) falls back
       // to its anchor literal; any other failure is fatal.
       while (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                              HS_MODE_BLOCK, nullptr, &hdb, &err) != HS_SUCCESS) {
+                              HS_MODE_BLOCK, &native, &hdb, &err) != HS_SUCCESS) {
         std::string msg = err && err->message ? err->message : "unknown error";
         int bad = err ? err->expression : -1;
         hs_free_compile_error(err);
@@ -708,8 +715,27 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       }
       db.hs_db.reset(hdb);
       if (!impl_->cache_dir.empty() && !impl_->cache_read_only) {
-        Status st = StoreCachedVectorscan(impl_->cache_dir, key, db.identity, db.hs_db.get(), db.hs_ids);
-        if (!st.ok()) db.report.problems.push_back({impl_->cache_dir.string(), 0, "cache not written: " + st.message()});
+        auto store = [&](const hs_database_t* built, const hs_platform_info_t& platform) {
+          Status st = StoreCachedVectorscan(impl_->cache_dir, key, db.identity, built, db.hs_ids, platform);
+          if (!st.ok())
+            db.report.problems.push_back({impl_->cache_dir.string(), 0, "cache not written: " + st.message()});
+        };
+        store(db.hs_db.get(), native);
+        const hs_platform_info_t portable = PortablePlatform();
+        if (impl_->portable_cache && native.cpu_features != portable.cpu_features) {
+          // The same expressions (known to compile) for any CPU.
+          hs_database_t* pdb = nullptr;
+          if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                               HS_MODE_BLOCK, &portable, &pdb, &err) == HS_SUCCESS) {
+            HsDatabasePtr owned(pdb);
+            store(owned.get(), portable);
+          } else {
+            db.report.problems.push_back({impl_->cache_dir.string(), 0,
+                                          std::string("portable cache not written: ") +
+                                              (err && err->message ? err->message : "unknown error")});
+            hs_free_compile_error(err);
+          }
+        }
       }
     }
   }

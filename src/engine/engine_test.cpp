@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "avkey/engine/engine.h"
@@ -204,6 +205,49 @@ TEST(Engine, UnsupportedTypeIsAnError) {
 
 namespace avkey::engine {
 namespace {
+
+// A key is prepared on a recent workstation and scans older devices: with a portable
+// build in the cache, a CPU without this one's features still starts warm. Removing the
+// builds for this CPU stands in for such a device.
+TEST(EngineCache, PortableBuildServesACpuWithoutThisOnesFeatures) {
+  auto dir = std::filesystem::temp_directory_path() / ("avkey-portable-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const char* yar = "rule R { strings: $a = \"QRSTUVWX\" condition: $a }\n";
+  auto build = [&](bool read_only) {
+    DatabaseBuilder b;
+    b.SetCacheDirectory(dir, read_only);
+    b.SetPortableCache(true);
+    EXPECT_TRUE(b.AddSource("c.ndb", "A:0:*:41424344\nB:0:*:4546??4748\n", false).ok());
+    EXPECT_TRUE(b.AddSource("r.yar", yar, false).ok());
+    auto db = b.Build();
+    EXPECT_TRUE(db.has_value()) << (db ? "" : db.error());
+    return *db;
+  };
+  EXPECT_EQ(build(false)->report().cache_state, "miss");
+  std::vector<std::string> native, portable;
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (n.ends_with("-p0.avkc")) portable.push_back(n);
+    else if (n.find("-p") != std::string::npos) native.push_back(n);
+  }
+  if (native.empty()) GTEST_SKIP() << "this CPU has no optional features: the native build is the portable one";
+  EXPECT_EQ(portable.size(), 2u) << "body patterns and YARA prefilter";
+  EXPECT_EQ(native.size(), 2u);
+  for (const auto& n : native) std::filesystem::remove(dir / n);
+  auto listing = [&] {
+    std::set<std::string> names;
+    for (auto& e : std::filesystem::directory_iterator(dir)) names.insert(e.path().filename().string());
+    return names;
+  };
+  const std::set<std::string> before = listing();
+  auto db = build(/*read_only=*/true);
+  EXPECT_EQ(db->report().cache_state, "hit (portable build: none for this CPU)");
+  EXPECT_THAT(db->report().yara_prefilter, testing::HasSubstr("portable build"));
+  EXPECT_EQ(Names(db, Bytes("..EFxGH..QRSTUVWX..")),
+            (std::vector<std::string>{"B.UNOFFICIAL", "YARA.R.UNOFFICIAL"}));
+  EXPECT_EQ(listing(), before) << "a read-only cache was written to";
+  std::filesystem::remove_all(dir);
+}
 
 TEST(EngineCache, SecondBuildHitsAndCorruptionIsRejected) {
   auto dir = std::filesystem::temp_directory_path() / ("avkey-cache-test-" + std::to_string(::getpid()));

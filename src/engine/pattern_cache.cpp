@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "engine/file_io.h"
 
 namespace avkey::engine {
@@ -72,8 +74,27 @@ Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::str
   return out;
 }
 
-Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
-                                            const std::string& identity, size_t bodies) {
+hs_platform_info_t NativePlatform() {
+  hs_platform_info_t p{};
+  if (hs_populate_platform(&p) != HS_SUCCESS) p = PortablePlatform();
+  return p;
+}
+
+hs_platform_info_t PortablePlatform() {
+  hs_platform_info_t p{};
+  p.tune = HS_TUNE_FAMILY_GENERIC;
+  p.cpu_features = 0;
+  return p;
+}
+
+namespace {
+
+std::string PlatformKey(const std::string& key, const hs_platform_info_t& platform) {
+  return key + "-p" + fmt::format("{:x}", platform.cpu_features);
+}
+
+Result<CachedPatterns> LoadOneVectorscan(const std::filesystem::path& dir, const std::string& key,
+                                         const std::string& identity, size_t bodies) {
   auto file = LoadCacheFile(dir, key, identity);
   if (!file) return Fail(file.error());
   ByteReader in{file->rest()};
@@ -97,6 +118,19 @@ Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, co
   if (e != HS_SUCCESS) return Fail("rejected: Vectorscan refused it (" + std::to_string(e) + ")");
   out.db.reset(db);
   return out;
+}
+
+}  // namespace
+
+Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
+                                            const std::string& identity, size_t bodies) {
+  const hs_platform_info_t native = NativePlatform();
+  auto own = LoadOneVectorscan(dir, PlatformKey(key, native), identity, bodies);
+  if (own || native.cpu_features == 0) return own;
+  auto portable = LoadOneVectorscan(dir, PlatformKey(key, PortablePlatform()), identity, bodies);
+  if (!portable) return Fail(own.error() != "miss" ? own.error() : portable.error());
+  portable->portable = true;
+  return portable;
 }
 
 Status StoreCacheFile(const std::filesystem::path& dir, const std::string& key, const std::string& identity,
@@ -138,7 +172,7 @@ Status StoreCacheFile(const std::filesystem::path& dir, const std::string& key, 
 
 Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
                              const std::string& identity, const hs_database_t* db,
-                             const std::vector<Database::Impl::HsEntry>& ids) {
+                             const std::vector<Database::Impl::HsEntry>& ids, const hs_platform_info_t& platform) {
   char* bytes = nullptr;
   size_t len = 0;
   if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS) return Status::Error("hs_serialize_database failed");
@@ -150,7 +184,7 @@ Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string
     Put<uint32_t>(&rest, id.body);
     rest.push_back(id.anchor_only ? 1 : 0);
   }
-  return StoreCacheFile(dir, key, identity, primary, rest);
+  return StoreCacheFile(dir, PlatformKey(key, platform), identity, primary, rest);
 }
 
 }  // namespace avkey::engine

@@ -1,6 +1,6 @@
 // On-disk cache of compiled Vectorscan databases and YARA rules. Internal to the engine.
 //
-// File <dir>/<key>.avkc:
+// File <dir>/<key>.avkc (Vectorscan databases: <dir>/<key>-p<features>.avkc, below):
 //   "AVKEYHS4"                magic (8 bytes; bump on any layout or compiler change)
 //   identity                  64 hex chars: the signature set it was compiled from
 //   u32 version_len, version  avkey + Vectorscan version it was written by
@@ -68,18 +68,28 @@ Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::str
 Status StoreCacheFile(const std::filesystem::path& dir, const std::string& key, const std::string& identity,
                       std::string_view primary, std::string_view rest);
 
+// A Vectorscan database is compiled for a CPU's features (AVX2, AVX-512...); one built
+// for features a CPU lacks cannot run there. The console compiles a key's patterns on the
+// admin workstation, and the key then scans older devices, so a cache may hold one file
+// per feature set, named by it (<key>-p<hex features>.avkc), and a portable build for any
+// CPU (features 0) that every device can fall back to instead of compiling for minutes.
+hs_platform_info_t NativePlatform();    // this CPU (hs_populate_platform)
+hs_platform_info_t PortablePlatform();  // no optional features, generic tuning
+
 struct CachedPatterns {
   HsDatabasePtr db;
   std::vector<Database::Impl::HsEntry> ids;
+  bool portable = false;  // the native build was missing or refused; the portable one is used
 };
 
-// The database, or an error string starting "miss" (no file) or "rejected: ...".
+// The build for this CPU, else the portable build; or an error string starting "miss"
+// (neither file) or "rejected: ..." (the first file found, and why it was refused).
 // `bodies` bounds the body indexes a valid file may name.
 Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
                                             const std::string& identity, size_t bodies);
-// Writes atomically (temp file, fsync, rename, fsync directory).
+// Stores `db`, compiled for `platform`, atomically (temp file, fsync, rename, fsync directory).
 Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
                              const std::string& identity, const hs_database_t* db,
-                             const std::vector<Database::Impl::HsEntry>& ids);
+                             const std::vector<Database::Impl::HsEntry>& ids, const hs_platform_info_t& platform);
 
 }  // namespace avkey::engine

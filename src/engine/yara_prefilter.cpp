@@ -1141,7 +1141,8 @@ YaraPrefilter::~YaraPrefilter() = default;
 // with HS_FLAG_SINGLEMATCH misses 9,100 of 19,900 placements of its byte, every one at
 // offset 64 or beyond (found by PrefilterOnAndOffAgreeOnRandomGatedRuleSets).
 Result<std::unique_ptr<const YaraPrefilter>> YaraPrefilter::Compile(std::span<const YaraAtom> atoms,
-                                                                    std::span<const std::string> regexes) {
+                                                                    std::span<const std::string> regexes,
+                                                                    const hs_platform_info* platform) {
   std::vector<YaraAtom> unique;
   std::unordered_set<std::string> seen;
   bool all_nul = false;
@@ -1189,9 +1190,9 @@ Result<std::unique_ptr<const YaraPrefilter>> YaraPrefilter::Compile(std::span<co
   hs_compile_error_t* err = nullptr;
   const unsigned count = static_cast<unsigned>(exprs.size());
   const hs_error_t rc =
-      regex_api ? hs_compile_multi(exprs.data(), flags.data(), ids.data(), count, HS_MODE_BLOCK, nullptr, &db, &err)
+      regex_api ? hs_compile_multi(exprs.data(), flags.data(), ids.data(), count, HS_MODE_BLOCK, platform, &db, &err)
               : hs_compile_lit_multi(exprs.data(), flags.data(), ids.data(), lens.data(), count, HS_MODE_BLOCK,
-                                     nullptr, &db, &err);
+                                     platform, &db, &err);
   if (rc != HS_SUCCESS) {
     std::string msg = err != nullptr && err->message != nullptr ? err->message : "unknown error";
     hs_free_compile_error(err);

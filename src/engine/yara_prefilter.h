@@ -52,6 +52,7 @@
 
 struct hs_database;
 struct hs_scratch;
+struct hs_platform_info;
 
 namespace avkey::engine {
 
@@ -130,8 +131,10 @@ class YaraPrefilter {
   // Compiles the atoms and regexes (HS_FLAG_DOTALL syntax, e.g. YaraStringInfo::hex_regex),
   // duplicates removed. Literal API when there are only atoms (fast); the regex API
   // otherwise. Fails when both are empty or Vectorscan refuses one.
+  // `platform`: the CPU to compile for (null: this one).
   static Result<std::unique_ptr<const YaraPrefilter>> Compile(std::span<const YaraAtom> atoms,
-                                                              std::span<const std::string> regexes = {});
+                                                              std::span<const std::string> regexes = {},
+                                                              const hs_platform_info* platform = nullptr);
   // Wraps a database compiled earlier by Compile() (the compiled-pattern cache); takes
   // ownership. Its atom and regex counts are not known (0).
   static std::unique_ptr<const YaraPrefilter> Adopt(hs_database* db);

@@ -325,6 +325,7 @@ struct YaraCompiler::Impl {
   std::filesystem::path cache_dir;  // the compiled-pattern cache; empty: none
   std::string identity;             // of the signature set: keys the cache
   bool cache_read_only = false;
+  bool portable_cache = false;  // also store a prefilter compiled for any CPU
   // With a cache, sources are recorded by AddSource() and compiled by Build() only when the
   // cache does not hold their compiled form.
   bool defer = false;
@@ -609,6 +610,7 @@ void YaraCompiler::set_cache(std::filesystem::path dir, bool read_only) {
 }
 
 void YaraCompiler::set_cache_identity(std::string identity) { impl_->identity = std::move(identity); }
+void YaraCompiler::set_portable_cache(bool on) { impl_->portable_cache = on; }
 
 uint64_t YaraCompiler::source_rule_count() const { return impl_->source_rules; }
 
@@ -687,8 +689,10 @@ double MillisecondsSince(std::chrono::steady_clock::time_point start) {
 // Analyses every accepted source (in compile order, as libyara numbered their rules) and
 // compiles the atoms when every rule is gated. Null when the source rules cannot be
 // prefiltered; *stats says why.
+// `platform`: the CPU to compile for (null: this one).
 std::unique_ptr<const YaraPrefilter> BuildPrefilter(const std::vector<AcceptedSource>& accepted, const YR_RULES* rules,
-                                                   YaraPrefilterMode mode, YaraPrefilterStats* stats) {
+                                                   YaraPrefilterMode mode, YaraPrefilterStats* stats,
+                                                   const hs_platform_info_t* platform = nullptr) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<YaraAtom> atoms, exact_atoms;  // kExact: atoms of the strings without a regex
   std::vector<std::string> regexes;
@@ -750,10 +754,10 @@ std::unique_ptr<const YaraPrefilter> BuildPrefilter(const std::vector<AcceptedSo
   const auto compile_start = std::chrono::steady_clock::now();
   Result<std::unique_ptr<const YaraPrefilter>> prefilter = Fail("not compiled");
   if (mode == YaraPrefilterMode::kExact) {
-    prefilter = YaraPrefilter::Compile(exact_atoms, regexes);
+    prefilter = YaraPrefilter::Compile(exact_atoms, regexes, platform);
     if (!prefilter) stats->note = "exact mode failed, atoms used: " + prefilter.error();
   }
-  if (!prefilter) prefilter = YaraPrefilter::Compile(atoms);
+  if (!prefilter) prefilter = YaraPrefilter::Compile(atoms, {}, platform);
   stats->compile_ms = MillisecondsSince(compile_start);
   if (!prefilter) {
     off(prefilter.error());
@@ -781,13 +785,23 @@ std::unique_ptr<const YaraPrefilter> YaraCompiler::Impl::CachedPrefilter(const Y
   auto cached = LoadCachedVectorscan(c.cache_dir, key, c.identity, 0);
   if (cached) {
     stats->gated_rules = c.source_rules;
-    stats->note = "from the compiled-pattern cache";
+    stats->note = cached->portable ? "from the compiled-pattern cache (portable build: none for this CPU)"
+                                   : "from the compiled-pattern cache";
     return YaraPrefilter::Adopt(cached->db.release());
   }
-  auto built = BuildPrefilter(c.accepted, rules, mode, stats);
-  if (built && !c.cache_read_only) {
-    Status st = StoreCachedVectorscan(c.cache_dir, key, c.identity, built->database(), {});
+  const hs_platform_info_t native = NativePlatform();
+  auto built = BuildPrefilter(c.accepted, rules, mode, stats, &native);
+  auto store = [&](const YaraPrefilter& p, const hs_platform_info_t& platform) {
+    Status st = StoreCachedVectorscan(c.cache_dir, key, c.identity, p.database(), {}, platform);
     if (!st.ok()) stats->note += (stats->note.empty() ? "" : "; ") + ("not cached: " + st.message());
+  };
+  if (built && !c.cache_read_only) {
+    store(*built, native);
+    const hs_platform_info_t portable = PortablePlatform();
+    if (c.portable_cache && native.cpu_features != portable.cpu_features) {
+      YaraPrefilterStats again;  // the same analysis a second time; only the compilation differs
+      if (auto p = BuildPrefilter(c.accepted, rules, mode, &again, &portable)) store(*p, portable);
+    }
   }
   return built;
 }

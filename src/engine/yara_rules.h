@@ -93,6 +93,8 @@ class YaraCompiler {
   // strings) is then paid once, and it lets far fewer files through than kAtoms.
   void set_cache(std::filesystem::path dir, bool read_only);
   void set_cache_identity(std::string identity);
+  // Also store the prefilter compiled for any CPU (DatabaseBuilder::SetPortableCache).
+  void set_portable_cache(bool on);
   // Rules compiled (or loaded) from AddSource() sources so far; after Build(), all of them.
   uint64_t source_rule_count() const;
 

@@ -48,7 +48,8 @@ struct LoadReport {
   uint64_t flevel_skipped = 0;  // not for this engine's functionality level (not an error)
   std::vector<std::string> files;  // sources read, in load order
   std::vector<LoadProblem> problems;
-  // Compiled-pattern cache: "disabled", "hit", "miss" (compiled and stored), or
+  // Compiled-pattern cache: "disabled", "hit", "hit (portable build: ...)" (no build for
+  // this CPU's features; the one for any CPU), "miss" (compiled and stored), or
   // "rejected: <why>" (present but corrupt/stale/other CPU: compiled again).
   std::string cache_state = "disabled";
   // YARA prefilter (files no source rule can match are not handed to libyara): "none" (no
@@ -101,6 +102,10 @@ class DatabaseBuilder {
   // generation on a key ships the console's compiled patterns; the scanner must not add
   // files there).
   void SetCacheDirectory(std::filesystem::path dir, bool read_only = false);
+  // Also stores, next to the build for this CPU, a build for any CPU, used by a CPU without
+  // this one's features (AVX2, AVX-512): a key prepared on a recent workstation then starts
+  // warm on an old device instead of compiling there. Costs a second compilation.
+  void SetPortableCache(bool on);
 
   // Whether text layers are also matched in ClamAV's normalised form (lower case,
   // whitespace runs as one space): on by default, as clamscan's --normalize=yes.
