@@ -692,14 +692,6 @@ bool ParseRange(std::string_view s, Range* out) {
   return ParseDecimal(s.substr(0, dash), &out->min) && ParseDecimal(s.substr(dash + 1), &out->max);
 }
 
-// CL_TYPE_* names are checked against the real list by the scan layer.
-bool IsClTypeName(std::string_view s) {
-  constexpr std::string_view kPrefix = "CL_TYPE_";
-  if (s.size() <= kPrefix.size() || !s.starts_with(kPrefix)) return false;
-  return std::all_of(s.begin() + kPrefix.size(), s.end(),
-                     [](char c) { return (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '_'; });
-}
-
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   size_t start = 0;
@@ -764,15 +756,18 @@ Status ParseTdb(std::string_view text, TargetDescription* tdb) {
       if (!ParseRange(value, &r)) return bad_value();
       (key == "FileSize" ? tdb->file_size : key == "EntryPoint" ? tdb->entry_point : tdb->number_of_sections) = r;
     } else if (key == "Container" || key == "HandlerType") {
+      // Given twice, the last one counts (clamscan 1.4.6).
       if (!IsClTypeName(value)) return Status::Error("unknown file type " + Quote(value) + " in " + std::string(key));
       (key == "Container" ? tdb->container : tdb->handler_type) = std::string(value);
     } else if (key == "Intermediates") {
-      const std::vector<std::string_view> types = Split(value, '>');
-      if (types.size() > kMaxIntermediates)
-        return Status::Error("more than " + std::to_string(kMaxIntermediates) + " Intermediates");
-      for (std::string_view t : types)
+      // clamscan reads the first 16 names and ignores the rest, unknown names included.
+      std::vector<std::string_view> types = Split(value, '>');
+      if (types.size() > kMaxIntermediates) types.resize(kMaxIntermediates);
+      tdb->intermediates.clear();
+      for (std::string_view t : types) {
         if (!IsClTypeName(t)) return Status::Error("unknown file type " + Quote(t) + " in Intermediates");
-      tdb->intermediates = std::string(value);
+        tdb->intermediates.emplace_back(t);
+      }
     } else if (key == "IconGroup1" || key == "IconGroup2") {
       tdb->icon_group = true;
     } else {
@@ -1070,6 +1065,49 @@ std::optional<Range> LdbEngineRange(std::string_view line) {
   Range r;
   if (!ParseRange(tdb.substr(7), &r)) return std::nullopt;
   return r;
+}
+
+// The names clamscan 1.4.6 accepts (its libclamav type table; an unknown name makes it
+// skip the signature). Matching is exact: "cl_type_zip" is unknown.
+bool IsClTypeName(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "7Z", "7ZSFX", "ALZ", "ANY", "APM", "ARJ", "ARJSFX", "AUTOIT", "BINARY_DATA", "BINHEX", "BZ", "CABSFX",
+      "CPIO_CRC", "CPIO_NEWC", "CPIO_ODC", "CPIO_OLD", "CRYPTFF", "DMG", "EGG", "EGGSFX", "ELF", "GIF", "GPT",
+      "GRAPHICS", "GZ", "HTML", "HTML_UTF16", "HWP3", "HWPOLE2", "IGNORED", "INTERNAL", "ISHIELD_MSI", "ISO9660",
+      "JAVA", "JPEG", "LHA_LZH", "LNK", "MACHO", "MACHO_UNIBIN", "MAIL", "MBR", "MHTML", "MSCAB", "MSCHM", "MSEXE",
+      "MSOLE2", "MSSZDD", "NULSFT", "OLD_TAR", "ONENOTE", "OOXML_HWP", "OOXML_PPT", "OOXML_WORD", "OOXML_XL",
+      "PART_ANY", "PART_HFSPLUS", "PDF", "PNG", "POSIX_TAR", "PS", "PYTHON_COMPILED", "RAR", "RARSFX", "RIFF", "RTF",
+      "SCRENC", "SCRIPT", "SFX", "SIS", "SWF", "TEXT_ASCII", "TEXT_UTF16BE", "TEXT_UTF16LE", "TEXT_UTF8", "TIFF",
+      "TNEF", "UDF", "UUENCODED", "XAR", "XDP", "XML_HWP", "XML_WORD", "XML_XL", "XZ", "ZIP", "ZIPSFX"};
+  constexpr std::string_view kPrefix = "CL_TYPE_";
+  if (!name.starts_with(kPrefix)) return false;
+  name.remove_prefix(kPrefix.size());
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
+bool ContainersMatch(const TargetDescription& t, std::span<const LayerType> ancestors) {
+  constexpr std::string_view kAny = "CL_TYPE_ANY";
+  // The next container up from index `i` (exclusive) that is not a normalised layer.
+  auto next_real = [&](size_t* i) {
+    while (*i > 0) {
+      if (!ancestors[--*i].normalized) return true;
+    }
+    return false;
+  };
+  if (t.container) {
+    size_t i = ancestors.size();
+    const std::string_view parent = next_real(&i) ? ancestors[i].type : kAny;
+    if (parent != *t.container) return false;
+  }
+  if (!t.intermediates.empty()) {
+    if (ancestors.size() < t.intermediates.size()) return false;
+    size_t i = ancestors.size();
+    for (auto token = t.intermediates.rbegin(); token != t.intermediates.rend(); ++token) {
+      if (*token == kAny) continue;
+      if (!next_real(&i) || ancestors[i].type != *token) return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace avkey::engine

@@ -30,12 +30,25 @@ struct TargetDescription {
   std::optional<Range> file_size;
   std::optional<Range> entry_point;
   std::optional<Range> number_of_sections;
-  std::optional<std::string> container;       // "CL_TYPE_ZIP"; checked by the scan layer later
-  std::optional<std::string> intermediates;   // raw text
-  std::optional<std::string> handler_type;    // raw text
+  std::optional<std::string> container;       // "CL_TYPE_ZIP": the parent layer's type
+  std::vector<std::string> intermediates;     // top-down, the last is the parent; at most 16
+  std::optional<std::string> handler_type;    // a known CL_TYPE name (not supported)
   bool icon_group = false;                    // IconGroup1/2 present (unsupported: needs .idb)
   bool unknown_attribute = false;             // loads, but never matches (as clamscan)
 };
+
+// Whether a layer whose containers are `ancestors` (outermost first) meets the
+// Container and Intermediates conditions of `t`, as clamscan 1.4.6 decides:
+//  - Container:T is the type of the nearest container that is not a normalised layer;
+//    a file itself (no such container) has CL_TYPE_ANY;
+//  - Intermediates:A>B>..>P lists the containers top-down, ending at the parent; it
+//    needs at least as many containers as tokens (normalised ones count here), then
+//    each token other than CL_TYPE_ANY must equal the next container going up from the
+//    parent, skipping normalised layers; CL_TYPE_ANY tokens only add to the depth.
+bool ContainersMatch(const TargetDescription& t, std::span<const LayerType> ancestors);
+
+// Whether `name` is one of the CL_TYPE_* names clamscan 1.4.6 loads.
+bool IsClTypeName(std::string_view name);
 
 // Compiled logical expression over subsignature indexes, with ClamAV's semantics
 // (libclamav cli_ac_chklsig):

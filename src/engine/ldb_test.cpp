@@ -261,7 +261,7 @@ TEST(ParseLdbLine, ModifiersAreStripped) {
 TEST(ParseLdbLine, TargetDescriptionKeys) {
   Result<LdbSignature> r = ParseLdbLine(
       "T;Engine:81-255,Target:1,FileSize:100-2000,EntryPoint:64-4096,NumberOfSections:3,"
-      "Container:CL_TYPE_ZIP,Intermediates:CL_TYPE_ZIP>CL_TYPE_ANY,HandlerType:CL_TYPE_PE,IconGroup1:grp;"
+      "Container:CL_TYPE_ZIP,Intermediates:CL_TYPE_ZIP>CL_TYPE_ANY,HandlerType:CL_TYPE_MSEXE,IconGroup1:grp;"
       "0;41424344");
   ASSERT_TRUE(r) << r.error();
   const TargetDescription& t = r->tdb;
@@ -271,8 +271,8 @@ TEST(ParseLdbLine, TargetDescriptionKeys) {
   EXPECT_EQ(t.number_of_sections->min, 3u);  // lone X means X-X
   EXPECT_EQ(t.number_of_sections->max, 3u);
   EXPECT_EQ(t.container, "CL_TYPE_ZIP");
-  EXPECT_EQ(t.intermediates, "CL_TYPE_ZIP>CL_TYPE_ANY");
-  EXPECT_EQ(t.handler_type, "CL_TYPE_PE");
+  EXPECT_EQ(t.intermediates, (std::vector<std::string>{"CL_TYPE_ZIP", "CL_TYPE_ANY"}));
+  EXPECT_EQ(t.handler_type, "CL_TYPE_MSEXE");
   EXPECT_TRUE(t.icon_group);
 }
 
@@ -637,6 +637,83 @@ TEST(Pcre, CompileDirectly) {
   EXPECT_FALSE(CompilePcre("", ""));
   EXPECT_FALSE(CompilePcre("abc", "q"));
   EXPECT_FALSE(CompilePcre("(", ""));
+}
+
+}  // namespace
+}  // namespace avkey::engine
+
+namespace avkey::engine {
+namespace {
+
+TargetDescription Tdb(std::string_view attrs) {
+  Result<LdbSignature> r = ParseLdbLine("S;Engine:81-255,Target:0," + std::string(attrs) + ";0;41424344");
+  EXPECT_TRUE(r) << attrs << ": " << r.error();
+  return r ? r->tdb : TargetDescription{};
+}
+
+// Cases from clamscan 1.4.6 runs (ids of the container study kept in the names).
+TEST(ContainersMatch, ContainerIsTheNearestRealParent) {
+  const std::vector<LayerType> root;
+  const std::vector<LayerType> in_zip = {{"CL_TYPE_ZIP"}};
+  const std::vector<LayerType> in_tgz = {{"CL_TYPE_GZ"}, {"CL_TYPE_POSIX_TAR"}};
+  const std::vector<LayerType> data_uri = {{"CL_TYPE_HTML"}, {"CL_TYPE_MAIL", true}};
+  EXPECT_TRUE(ContainersMatch(Tdb("Container:CL_TYPE_ANY"), root));         // A01
+  EXPECT_FALSE(ContainersMatch(Tdb("Container:CL_TYPE_ANY"), in_zip));      // A05
+  EXPECT_TRUE(ContainersMatch(Tdb("Container:CL_TYPE_ZIP"), in_zip));       // A04
+  EXPECT_TRUE(ContainersMatch(Tdb("Container:CL_TYPE_POSIX_TAR"), in_tgz)); // A07
+  EXPECT_FALSE(ContainersMatch(Tdb("Container:CL_TYPE_GZ"), in_tgz));       // A08
+  EXPECT_TRUE(ContainersMatch(Tdb("Container:CL_TYPE_HTML"), data_uri));    // B73: normalised MAIL skipped
+  // Given twice, the last counts (A20, A21).
+  EXPECT_TRUE(ContainersMatch(Tdb("Container:CL_TYPE_GZ,Container:CL_TYPE_POSIX_TAR"), in_tgz));
+  EXPECT_FALSE(ContainersMatch(Tdb("Container:CL_TYPE_POSIX_TAR,Container:CL_TYPE_GZ"), in_tgz));
+}
+
+TEST(ContainersMatch, IntermediatesIsASuffixEndingAtTheParentWithAnyOnlyAddingDepth) {
+  const std::vector<LayerType> tgz_in_zip = {{"CL_TYPE_ZIP"}, {"CL_TYPE_GZ"}, {"CL_TYPE_POSIX_TAR"}};
+  auto m = [&](std::string_view chain) {
+    return ContainersMatch(Tdb("Intermediates:" + std::string(chain)), tgz_in_zip);
+  };
+  EXPECT_TRUE(m("CL_TYPE_ZIP>CL_TYPE_GZ>CL_TYPE_POSIX_TAR"));                  // C01
+  EXPECT_TRUE(m("CL_TYPE_GZ>CL_TYPE_POSIX_TAR"));                              // C02
+  EXPECT_TRUE(m("CL_TYPE_POSIX_TAR"));                                         // C03
+  EXPECT_FALSE(m("CL_TYPE_ZIP>CL_TYPE_GZ"));                                   // C04
+  EXPECT_FALSE(m("CL_TYPE_POSIX_TAR>CL_TYPE_GZ>CL_TYPE_ZIP"));                 // C06
+  EXPECT_FALSE(m("CL_TYPE_ANY>CL_TYPE_ZIP>CL_TYPE_GZ>CL_TYPE_POSIX_TAR"));     // C08
+  EXPECT_FALSE(m("CL_TYPE_ZIP>CL_TYPE_POSIX_TAR"));                            // C09
+  EXPECT_FALSE(m("CL_TYPE_ZIP>CL_TYPE_ANY>CL_TYPE_POSIX_TAR"));                // C10
+  EXPECT_TRUE(m("CL_TYPE_GZ>CL_TYPE_ANY>CL_TYPE_POSIX_TAR"));                  // C11
+  EXPECT_TRUE(m("CL_TYPE_POSIX_TAR>CL_TYPE_ANY"));                             // C12
+  EXPECT_FALSE(m("CL_TYPE_GZ>CL_TYPE_ANY"));                                   // C13
+  EXPECT_TRUE(m("CL_TYPE_ANY>CL_TYPE_ANY>CL_TYPE_ANY"));                       // C14
+  EXPECT_FALSE(m("CL_TYPE_ANY>CL_TYPE_ANY>CL_TYPE_ANY>CL_TYPE_ANY"));          // C15
+  EXPECT_FALSE(ContainersMatch(Tdb("Intermediates:CL_TYPE_ANY"), {}));         // C24: never at the root
+  // Normalised layers count for depth, not for types (N01-N10).
+  const std::vector<LayerType> data_uri = {{"CL_TYPE_HTML"}, {"CL_TYPE_MAIL", true}};
+  EXPECT_TRUE(ContainersMatch(Tdb("Intermediates:CL_TYPE_HTML"), data_uri));
+  EXPECT_TRUE(ContainersMatch(Tdb("Intermediates:CL_TYPE_ANY>CL_TYPE_HTML"), data_uri));
+  EXPECT_FALSE(ContainersMatch(Tdb("Intermediates:CL_TYPE_ANY>CL_TYPE_ANY>CL_TYPE_HTML"), data_uri));
+  EXPECT_FALSE(ContainersMatch(Tdb("Intermediates:CL_TYPE_HTML>CL_TYPE_MAIL"), data_uri));
+}
+
+TEST(ContainersMatch, OnlyTheFirst16IntermediatesAreRead) {
+  std::string chain;
+  std::vector<LayerType> deep;
+  for (int i = 0; i < 8; ++i) {
+    chain += std::string(i ? ">" : "") + "CL_TYPE_GZ>CL_TYPE_POSIX_TAR";
+    deep.push_back({"CL_TYPE_GZ"});
+    deep.push_back({"CL_TYPE_POSIX_TAR"});
+  }
+  EXPECT_TRUE(ContainersMatch(Tdb("Intermediates:" + chain), deep));                       // D01
+  EXPECT_TRUE(ContainersMatch(Tdb("Intermediates:" + chain + ">CL_TYPE_BOGUS"), deep));     // D03
+  EXPECT_FALSE(ContainersMatch(Tdb("Intermediates:CL_TYPE_MSEXE>" + chain), deep));         // D04
+}
+
+TEST(ParseLdbLine, UnknownContainerTypesSkipTheSignature) {
+  for (const char* bad : {"Container:CL_TYPE_BOGUS", "Container:cl_type_zip", "Container:CL_TYPE_MSWORD",
+                          "Container:", "Intermediates:CL_TYPE_ZIP>", "Intermediates:CL_TYPE_ZIP>>CL_TYPE_ZIP",
+                          "HandlerType:CL_TYPE_PE"}) {
+    EXPECT_FALSE(ParseLdbLine(std::string("S;Engine:81-255,Target:0,") + bad + ";0;41424344")) << bad;
+  }
 }
 
 }  // namespace

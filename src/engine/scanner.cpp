@@ -55,6 +55,7 @@ struct Scanner::Impl {
   const ExeInfo* exe = nullptr;
   bool normalized_pass = false;
   uint64_t layer_size = 0;
+  std::span<const LayerType> ancestors;  // this layer's containers (ScanContext)
   std::vector<uint8_t> normalized;  // reused across files
 
   explicit Impl(std::shared_ptr<const Database> db) : owner(std::move(db)), d(owner->impl()) {
@@ -180,6 +181,7 @@ struct Scanner::Impl {
     if (t.entry_point && (!exe || !exe->has_entry_point || !t.entry_point->Contains(exe->entry_point_offset)))
       return false;
     if (t.number_of_sections && (!exe || !t.number_of_sections->Contains(exe->sections.size()))) return false;
+    if ((t.container || !t.intermediates.empty()) && !ContainersMatch(t, ancestors)) return false;
     return true;
   }
 
@@ -223,6 +225,7 @@ struct Scanner::Impl {
     if (bytes.size() <= kMinScannedSize) return Status::Ok();
     data = bytes;
     layer_size = bytes.size();
+    ancestors = context.ancestors;
     type = DetectFileType(bytes);
     std::optional<ExeInfo> exe_info;
     exe = nullptr;

@@ -14,8 +14,10 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
+#include "engine/filetype.h"
 #include "fmt/format.h"
 #include "scan/archive_sniff.h"
 #include "scan/binhex.h"
@@ -174,6 +176,10 @@ struct LayerScanner::State {
   std::string_view owner;
   FileResults* out = nullptr;
   std::vector<std::string> chain;  // members, outermost first
+  // The containers above the layer being scanned, typed as ClamAV types them (outermost
+  // first): what .ldb Container/Intermediates conditions look at. One container can be
+  // several ClamAV layers: a .tar.gz is GZ then POSIX_TAR.
+  std::vector<engine::LayerType> types;
   uint64_t unpacked = 0;
   uint64_t entries = 0;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
@@ -188,6 +194,73 @@ struct LayerScanner::State {
     out->incomplete.push_back(std::move(item));
   }
 };
+
+namespace {
+// Adds a container's ClamAV layer types for the members scanned in this scope.
+class PushTypes {
+ public:
+  PushTypes(std::vector<engine::LayerType>& types, std::span<const engine::LayerType> add)
+      : types_(types), n_(add.size()) {
+    types_.insert(types_.end(), add.begin(), add.end());
+  }
+  ~PushTypes() { types_.resize(types_.size() - n_); }
+  PushTypes(const PushTypes&) = delete;
+  PushTypes& operator=(const PushTypes&) = delete;
+
+ private:
+  std::vector<engine::LayerType>& types_;
+  size_t n_;
+};
+
+bool StartsWith(std::span<const uint8_t> data, std::string_view magic) {
+  return data.size() >= magic.size() && std::memcmp(data.data(), magic.data(), magic.size()) == 0;
+}
+
+// The ClamAV layers of what libarchive opened (clamscan 1.4.6, seen in its --debug layer
+// types): an archive found inside other data (a self-extractor) sits under that data's
+// type; then each compression filter, outermost first; then the archive format, none for
+// a lone compressed stream. A format or filter clamscan does not unpack is typed "",
+// which no condition names. At most 6 layers; returns how many.
+size_t ArchiveLayerTypes(archive* a, std::span<const uint8_t> data, bool raw,
+                         std::array<engine::LayerType, 6>* out) {
+  size_t n = 0;
+  const int filters = std::min(archive_filter_count(a), 5);  // the last is the data itself
+  std::string_view format;
+  std::string_view magic;  // the format's magic when it may follow other data
+  switch (archive_format(a)) {
+    case ARCHIVE_FORMAT_ZIP: format = "CL_TYPE_ZIP", magic = "PK"; break;
+    case ARCHIVE_FORMAT_7ZIP: format = "CL_TYPE_7Z", magic = "7z\xBC\xAF"; break;
+    case ARCHIVE_FORMAT_CAB: format = "CL_TYPE_MSCAB", magic = "MSCF"; break;
+    case ARCHIVE_FORMAT_RAR: case ARCHIVE_FORMAT_RAR_V5: format = "CL_TYPE_RAR", magic = "Rar!"; break;
+    case ARCHIVE_FORMAT_LHA: format = "CL_TYPE_LHA_LZH"; break;
+    case ARCHIVE_FORMAT_ISO9660: format = "CL_TYPE_ISO9660"; break;
+    case ARCHIVE_FORMAT_XAR: format = "CL_TYPE_XAR"; break;
+    case ARCHIVE_FORMAT_TAR: format = "CL_TYPE_OLD_TAR"; break;  // v7, no "ustar" magic
+    case ARCHIVE_FORMAT_TAR_USTAR: case ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE:
+    case ARCHIVE_FORMAT_TAR_PAX_RESTRICTED: case ARCHIVE_FORMAT_TAR_GNUTAR: format = "CL_TYPE_POSIX_TAR"; break;
+    case ARCHIVE_FORMAT_CPIO_POSIX: format = "CL_TYPE_CPIO_ODC"; break;
+    case ARCHIVE_FORMAT_CPIO_BIN_LE: case ARCHIVE_FORMAT_CPIO_BIN_BE: format = "CL_TYPE_CPIO_OLD"; break;
+    case ARCHIVE_FORMAT_CPIO_SVR4_NOCRC: format = "CL_TYPE_CPIO_NEWC"; break;
+    case ARCHIVE_FORMAT_CPIO_SVR4_CRC: format = "CL_TYPE_CPIO_CRC"; break;
+    default: break;
+  }
+  if (!raw && filters <= 1 && !magic.empty() && !StartsWith(data, magic)) {
+    (*out)[n++] = {StartsWith(data, "MZ") ? "CL_TYPE_MSEXE"
+                   : StartsWith(data, "\x7f" "ELF") ? "CL_TYPE_ELF"
+                                                     : "CL_TYPE_BINARY_DATA"};
+  }
+  for (int i = filters - 2; i >= 0; --i) {
+    switch (archive_filter_code(a, i)) {
+      case ARCHIVE_FILTER_GZIP: (*out)[n++] = {"CL_TYPE_GZ"}; break;
+      case ARCHIVE_FILTER_BZIP2: (*out)[n++] = {"CL_TYPE_BZ"}; break;
+      case ARCHIVE_FILTER_XZ: (*out)[n++] = {"CL_TYPE_XZ"}; break;
+      default: (*out)[n++] = {""}; break;
+    }
+  }
+  if (!raw) (*out)[n++] = {format};
+  return n;
+}
+}  // namespace
 
 LayerScanner::LayerScanner(std::shared_ptr<const engine::Database> db, const ArchiveLimits& limits,
                            std::stop_token stop)
@@ -221,7 +294,7 @@ LayerScanner::Flow LayerScanner::ScanLayer(State& st, std::span<const uint8_t> d
   std::string joined = *st.path;
   for (const auto& m : st.chain) joined += "//" + m;
   std::string base = BaseName(st.chain.empty() ? *st.path : st.chain.back());
-  engine::ScanContext ctx{base, joined, st.owner};
+  engine::ScanContext ctx{base, joined, st.owner, st.types};
   Status s = scanner_.Scan(data, ctx, &hits_);
   // An engine that failed (YARA, a digest) does not void what the others found.
   if (!s.ok()) st.Incomplete("scan-error", s.message());
@@ -365,28 +438,43 @@ using Extractor = void (*)(std::span<const uint8_t>, ChildSink&);
 struct OwnFormat {
   bool (*sniff)(std::span<const uint8_t>);
   Extractor extract;
+  engine::LayerType type;  // as clamscan types the container
 };
 constexpr OwnFormat kOwnFormats[] = {
-    {LooksLikeOle2, ExtractOle2},
-    {LooksLikeSzdd, ExtractSzdd},
-    {LooksLikeTnef, ExtractTnef},
-    {LooksLikeRtf, ExtractRtf},
-    {LooksLikeBinHex, ExtractBinHex},
-    {LooksLikePdf, ExtractPdf},
-    {LooksLikeMail, ExtractMail},
+    {LooksLikeOle2, ExtractOle2, {"CL_TYPE_MSOLE2"}},
+    {LooksLikeSzdd, ExtractSzdd, {"CL_TYPE_MSSZDD"}},
+    {LooksLikeTnef, ExtractTnef, {"CL_TYPE_TNEF"}},
+    {LooksLikeRtf, ExtractRtf, {"CL_TYPE_RTF"}},
+    {LooksLikeBinHex, ExtractBinHex, {"CL_TYPE_BINHEX"}},
+    {LooksLikePdf, ExtractPdf, {"CL_TYPE_PDF"}},
+    {LooksLikeMail, ExtractMail, {"CL_TYPE_MAIL"}},
 };
+// Text: clamscan decodes the data: URIs of an HTML file in a normalised MAIL layer under
+// the HTML one, and a uuencoded file is a container of its own type.
+constexpr engine::LayerType kHtmlDataUri[] = {{"CL_TYPE_HTML"}, {"CL_TYPE_MAIL", true}};
+constexpr engine::LayerType kUuencoded[] = {{"CL_TYPE_UUENCODED"}};
+constexpr engine::LayerType kText[] = {{"CL_TYPE_TEXT_ASCII"}};
 }  // namespace
 
 LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_t> data,
                                                uint32_t depth) {
   for (const OwnFormat& f : kOwnFormats) {
-    if (f.sniff(data)) return RunExtractor(st, data, depth, f.extract);
+    if (f.sniff(data)) {
+      PushTypes types(st.types, std::span(&f.type, 1));
+      return RunExtractor(st, data, depth, f.extract);
+    }
   }
   bool handled = false;
   Flow flow = ScanArchive(st, data, depth, &handled);
   if (handled) return flow;
   // Text that no reader took: uuencoded blocks and data: URIs anywhere in it.
-  if (LooksLikeText(data)) return RunExtractor(st, data, depth, ExtractText);
+  if (LooksLikeText(data)) {
+    using Types = std::span<const engine::LayerType>;
+    PushTypes types(st.types, engine::DetectFileType(data) == engine::TargetType::kHTML ? Types(kHtmlDataUri)
+                              : StartsWith(data, "begin ")                             ? Types(kUuencoded)
+                                                                                       : Types(kText));
+    return RunExtractor(st, data, depth, ExtractText);
+  }
   return Flow::kContinue;
 }
 
@@ -576,6 +664,8 @@ LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t>
       return Flow::kContinue;
     }
     ++st.out->members;
+    std::array<engine::LayerType, 6> layer_types;
+    PushTypes types(st.types, std::span(layer_types.data(), ArchiveLayerTypes(a.get(), data, raw, &layer_types)));
     // ScanLayer may reuse archive_buffers_[depth + 2...] but never [depth + 1].
     if (ScanLayer(st, std::span<const uint8_t>(buf.data(), used), depth + 1) ==
         Flow::kAbortFile) {

@@ -953,6 +953,96 @@ def clamav_testfiles_count(d):
     expect(rc == 1, f"exit status {rc}", out)
 
 
+@case
+def container_conditions_match_clamscan(d):
+    """.ldb Container/Intermediates: the same (file, signature) pairs as clamscan 1.4.6 on
+    archives built here and on clamav-testfiles, every condition tried against every file."""
+    clamscan = shutil.which("clamscan")
+    if not clamscan:
+        raise Skip("clamscan not installed")
+    import gzip
+    import io
+    inner = b"\x7fAVKI\0\0\0\0AVKEY-INNER" + bytes(range(256)) * 8  # typed BINARY_DATA by both
+    files = {}
+
+    def zip_of(members, stored=False):
+        b = io.BytesIO()
+        with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED) as z:
+            for n, data in members:
+                z.writestr(n, data)
+        return b.getvalue()
+
+    def tar_of(members, fmt=tarfile.USTAR_FORMAT, mode="w"):
+        b = io.BytesIO()
+        with tarfile.open(fileobj=b, mode=mode, format=fmt) as t:
+            for n, data in members:
+                info = tarfile.TarInfo(n)
+                info.size = len(data)
+                info.mtime = 1700000000
+                t.addfile(info, io.BytesIO(data))
+        return b.getvalue()
+
+    files["z.zip"] = zip_of([("inner.bin", inner)])
+    files["t.tar"] = tar_of([("inner.bin", inner)])
+    files["t_gnu.tar"] = tar_of([("inner.bin", inner)], tarfile.GNU_FORMAT)
+    files["t.tar.gz"] = tar_of([("inner.bin", inner)], mode="w:gz")
+    files["t.tar.bz2"] = tar_of([("inner.bin", inner)], mode="w:bz2")
+    files["t.tar.xz"] = tar_of([("inner.bin", inner)], mode="w:xz")
+    files["inner.bin.gz"] = gzip.compress(inner, mtime=0)
+    files["zip_in_tar.tar"] = tar_of([("z.zip", zip_of([("inner.bin", inner)]))])
+    files["gz_in_tar.tar"] = tar_of([("inner.bin.gz", gzip.compress(inner, mtime=0))])
+    files["tgz_in_zip.zip"] = zip_of([("t.tar.gz", tar_of([("inner.bin", inner)], mode="w:gz"))])
+    files["zip_in_zip.zip"] = zip_of([("z.zip", zip_of([("inner.bin", inner)]))])
+    files["inner.bin"] = inner
+    for name, data in files.items():
+        write(f"{d}/files/{name}", data)
+    paths = [f"{d}/files/{n}" for n in sorted(files)]
+    # clamav-testfiles whose clam.exe avkey unpacks the way clamscan does. Not clam.ole.doc:
+    # clamscan also finds clam.exe again inside the clam.exe it extracts (MSOLE2>MSEXE>MSEXE>
+    # MSEXE); avkey does not look for executables embedded in executables.
+    for n in ["clam.exe", "clam.zip", "clam.7z", "clam.cab", "clam.tar.gz", "clam.exe.bz2", "clam.newc.cpio",
+              "clam.odc.cpio", "clam.bin-le.cpio", "clam.mail", "clam.exe.mbox.base64", "clam.exe.mbox.uu",
+              "clam.exe.binhex", "clam.exe.szdd", "clam.exe.rtf", "clam.tnef", "clam.pdf", "clam.exe.html"]:
+        if os.path.exists(os.path.join(TESTFILES, n)):
+            paths.append(os.path.join(TESTFILES, n))
+    types = ["ANY", "ZIP", "7Z", "GZ", "BZ", "XZ", "POSIX_TAR", "OLD_TAR", "CPIO_NEWC", "CPIO_ODC", "CPIO_OLD",
+             "MSCAB", "MAIL", "BINHEX", "MSSZDD", "RTF", "TNEF", "PDF", "MSOLE2", "HTML", "UUENCODED",
+             "MSEXE", "BINARY_DATA", "TEXT_ASCII"]
+    chains = [[t] for t in types]
+    few = ["ANY", "ZIP", "GZ", "POSIX_TAR", "MAIL", "HTML", "MSOLE2"]
+    chains += [[a, b] for a in few for b in few]
+    chains += [["ZIP", "GZ", "POSIX_TAR"], ["GZ", "ANY", "POSIX_TAR"], ["ZIP", "ANY", "POSIX_TAR"],
+               ["ANY", "ANY", "ANY"], ["POSIX_TAR", "ZIP", "ANY"]]
+    bodies = {  # anchored at the start of the payload: only the payload's own layer matches
+        "I": "0;0:7f41564b490000000041564b4559",
+        "E": "0&1;0:4d5a5000020000000400;64:bb7110400033c050508bf3535350",
+    }
+    lines = []
+    for b, body in bodies.items():
+        for t in types:
+            lines.append(f"C.{b}.{t};Engine:81-255,Target:0,Container:CL_TYPE_{t};{body}")
+        for c in chains:
+            cl = ">".join("CL_TYPE_" + t for t in c)
+            lines.append(f"M.{b}.{'-'.join(c)};Engine:81-255,Target:0,Intermediates:{cl};{body}")
+    write(f"{d}/c.ldb", ("\n".join(lines) + "\n").encode())
+    differ = []
+    for p in paths:
+        # One clamscan per file: clamscan skips content it already found clean in the same
+        # run, which would hide a nested copy from its conditions.
+        cl = subprocess.run([clamscan, "--allmatch", "--no-summary", "-d", f"{d}/c.ldb", p],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=60)
+        theirs = {line.rsplit(" ", 2)[-2] for line in cl.stdout.decode().splitlines() if line.endswith(" FOUND")}
+        rc, out, err = run(["scan", "--db", f"{d}/c.ldb", p])
+        expect(rc in (0, 1), f"avkey exit {rc} on {p}", out + err)
+        ours = {line.rsplit(" ", 2)[-2] for line in out.splitlines() if line.endswith(" FOUND")}
+        ours = {x.removesuffix(".UNOFFICIAL") for x in ours}
+        theirs = {x.removesuffix(".UNOFFICIAL") for x in theirs}
+        print(f"{os.path.basename(p)}: clamscan {len(theirs)} avkey {len(ours)}")
+        if ours != theirs:
+            differ.append(f"{p}: only clamscan {sorted(theirs - ours)} only avkey {sorted(ours - theirs)}")
+    expect(not differ, "Container/Intermediates verdicts differ:\n" + "\n".join(differ))
+
+
 # ---- the static binary ----------------------------------------------------------------
 
 @case

@@ -68,11 +68,23 @@ struct Detection {
   bool operator==(const Detection&) const = default;
 };
 
+// One layer above the bytes being scanned, typed as ClamAV types it ("CL_TYPE_ZIP"), for
+// the .ldb Container and Intermediates conditions. `normalized`: a layer ClamAV makes by
+// normalising (the data: URIs of an HTML file sit in one): those conditions skip it, but
+// it counts towards the depth Intermediates requires.
+struct LayerType {
+  std::string_view type;
+  bool normalized = false;
+};
+
 // What the caller knows about the bytes being scanned.
 struct ScanContext {
   std::string_view file_name;  // base name (YARA "filename", "extension")
   std::string_view file_path;  // full path or member chain (YARA "filepath")
   std::string_view owner;      // file owner's user name if known (YARA "owner")
+  // The containers the bytes came out of, outermost (the file on disk) first; empty for
+  // a file itself. A .tar.gz member has {GZ, POSIX_TAR}: each decoding step is a layer.
+  std::span<const LayerType> ancestors = {};
 };
 
 class Database;
