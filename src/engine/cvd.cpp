@@ -5,8 +5,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fmt/format.h>
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -32,7 +34,93 @@ struct ArchiveDeleter {
   void operator()(archive* a) const { archive_read_free(a); }
 };
 
+struct BnDeleter {
+  void operator()(BIGNUM* b) const { BN_free(b); }
+};
+struct BnCtxDeleter {
+  void operator()(BN_CTX* c) const { BN_CTX_free(c); }
+};
+using Bn = std::unique_ptr<BIGNUM, BnDeleter>;
+
+constexpr size_t kMd5Bytes = 16;
+
+// Data, not code: the public key published in ClamAV's libclamav/dsig.c (CLI_NSTR,
+// CLI_ESTR), a 1024-bit modulus with an unusual public exponent.
+constexpr std::string_view kTalosModulus =
+    "118640995551645342603070001658453189751527774412027743746599405743243142607464144767361060640655"
+    "844749760788890022283424922762488917565551002467771109669598189410434699034532232228621591089508"
+    "178591428456220796841621637175567590476666928698770143328137383952820383197532047771780196576957"
+    "695822641224262693037";
+constexpr std::string_view kTalosExponent = "100001027";
+
+// Value of one dsig digit (a-z, A-Z, 0-9, '+', '/' are 0..63), or -1.
+int DsigDigit(char c) {
+  if (c >= 'a' && c <= 'z') return c - 'a';
+  if (c >= 'A' && c <= 'Z') return c - 'A' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// A non-negative decimal number, or null.
+Bn DecimalBn(std::string_view s) {
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return nullptr;
+  const std::string text(s);  // BN_dec2bn wants a terminated string
+  BIGNUM* raw = nullptr;
+  if (BN_dec2bn(&raw, text.c_str()) != static_cast<int>(text.size())) {
+    BN_free(raw);
+    return nullptr;
+  }
+  return Bn(raw);
+}
+
+bool IsLowerHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 }  // namespace
+
+const CvdKey& TalosCvdKey() {
+  static const CvdKey key{kTalosModulus, kTalosExponent, "Talos' CVD key"};
+  return key;
+}
+
+Status VerifyCvdDsig(std::string_view md5_hex, std::string_view dsig, const CvdKey& key) {
+  if (md5_hex.size() != 2 * kMd5Bytes || !IsLowerHex(md5_hex))
+    return Status::Error(fmt::format("dsig: the MD5 '{}' is not 32 lower-case hex digits", md5_hex));
+  if (dsig.empty()) return Status::Error("no digital signature (empty dsig field in the header)");
+  if (dsig == "X") return Status::Error("unsigned (dsig 'X'); only a .cud container may be unsigned");
+  Bn n = DecimalBn(key.modulus);
+  Bn e = DecimalBn(key.exponent);
+  if (!n || !e || BN_is_zero(n.get())) return Status::Error(fmt::format("{} is not a decimal RSA key", key.name));
+  const std::string bad = fmt::format("dsig does not verify with {} (not signed with it, or the header was altered)",
+                                      key.name);
+
+  // Most significant digit last: fold from the end. Stopping as soon as the number
+  // outgrows the modulus bounds the work on a hostile header.
+  Bn c(BN_new());
+  std::unique_ptr<BN_CTX, BnCtxDeleter> ctx(BN_CTX_new());
+  const Status openssl_failed = Status::Error("dsig: OpenSSL failed (out of memory?)");
+  if (!c || !ctx) return openssl_failed;
+  const int modulus_bits = BN_num_bits(n.get());
+  for (size_t i = dsig.size(); i-- > 0;) {
+    const int digit = DsigDigit(dsig[i]);
+    if (digit < 0) return Status::Error(fmt::format("dsig has a character outside its alphabet at position {}", i));
+    if (!BN_lshift(c.get(), c.get(), 6) || !BN_add_word(c.get(), static_cast<BN_ULONG>(digit))) return openssl_failed;
+    if (BN_num_bits(c.get()) > modulus_bits) return Status::Error(bad);
+  }
+  if (BN_cmp(c.get(), n.get()) >= 0) return Status::Error(bad);
+
+  Bn m(BN_new());
+  if (!m || !BN_mod_exp(m.get(), c.get(), e.get(), n.get(), ctx.get())) return openssl_failed;
+  // The signed message is the MD5 itself, unpadded: anything wider is not a match.
+  if (BN_num_bytes(m.get()) > static_cast<int>(kMd5Bytes)) return Status::Error(bad);
+  uint8_t md[kMd5Bytes];
+  if (BN_bn2binpad(m.get(), md, sizeof md) != static_cast<int>(sizeof md)) return Status::Error(bad);
+  if (HexString(md) != md5_hex) return Status::Error(bad);
+  return Status::Ok();
+}
 
 Result<CvdHeader> ParseCvdHeader(std::string_view bytes) {
   if (bytes.size() < kHeaderSize) return Fail("shorter than the 512-byte CVD header");
