@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <memory>
 
@@ -79,12 +80,24 @@ bool IsLowerHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+std::atomic<const CvdKey*> g_test_key{nullptr};  // ScopedCvdKeyForTesting
+
 }  // namespace
 
 const CvdKey& TalosCvdKey() {
   static const CvdKey key{kTalosModulus, kTalosExponent, "Talos' CVD key"};
   return key;
 }
+
+const CvdKey& TrustedCvdKey() {
+  const CvdKey* key = g_test_key.load(std::memory_order_acquire);
+  return key ? *key : TalosCvdKey();
+}
+
+ScopedCvdKeyForTesting::ScopedCvdKeyForTesting(const CvdKey& key)
+    : previous_(g_test_key.exchange(&key, std::memory_order_acq_rel)) {}
+
+ScopedCvdKeyForTesting::~ScopedCvdKeyForTesting() { g_test_key.store(previous_, std::memory_order_release); }
 
 Status VerifyCvdDsig(std::string_view md5_hex, std::string_view dsig, const CvdKey& key) {
   if (md5_hex.size() != 2 * kMd5Bytes || !IsLowerHex(md5_hex))
@@ -151,18 +164,29 @@ Result<CvdHeader> ParseCvdHeader(std::string_view bytes) {
   return out;
 }
 
-Result<CvdContents> ReadCvd(std::string_view bytes) {
+Result<CvdContents> ReadCvd(std::string_view bytes, CvdKind kind, const CvdKey& key) {
   auto header = ParseCvdHeader(bytes);
   if (!header) return Fail(header.error());
   CvdContents out;
   out.header = *header;
+  // freshclam writes the header of a .cld it rebuilt from .cdiff updates from the first
+  // line of its .info, where sigtool put "X" for the MD5 and the dsig; ClamAV vouches for
+  // such a file through the .info's own DSIG, which avkey does not check.
+  if (out.header.md5 == "X")
+    return Fail("header has no MD5 ('X', as in a .cld that freshclam rebuilt from .cdiff updates): cannot verify");
   std::string_view body = bytes.substr(kHeaderSize);
   unsigned char md[16];
   unsigned int len = 0;
   EVP_Digest(body.data(), body.size(), md, &len, EVP_md5(), nullptr);
   std::string md5 = HexString(md);
   if (md5 != out.header.md5) return Fail("MD5 of the container does not match its header (corrupt or tampered)");
-  out.verified = true;
+  // As clamscan: the MD5 first, then the signature over it (one 1024-bit modular
+  // exponentiation: 25 us measured here, once per container).
+  if (kind == CvdKind::kSigned) {
+    Status signature = VerifyCvdDsig(md5, out.header.dsig, key);
+    if (!signature.ok()) return Fail(signature.message());
+  }
+  out.verified = kind == CvdKind::kSigned;
 
   std::unique_ptr<archive, ArchiveDeleter> a(archive_read_new());
   archive_read_support_filter_gzip(a.get());

@@ -39,6 +39,30 @@ struct CvdKey {
 // files against: CLI_NSTR / CLI_ESTR in ClamAV's libclamav/dsig.c.
 const CvdKey& TalosCvdKey();
 
+// The key DatabaseBuilder checks signed containers against: TalosCvdKey(), unless a
+// test has installed its own with ScopedCvdKeyForTesting.
+const CvdKey& TrustedCvdKey();
+
+// While alive, TrustedCvdKey() is `key` (which must outlive it): lets tests load
+// containers they signed themselves, since nobody outside Talos can sign with its key.
+// Not for concurrent use with builders in other threads.
+class ScopedCvdKeyForTesting {
+ public:
+  explicit ScopedCvdKeyForTesting(const CvdKey& key);
+  ~ScopedCvdKeyForTesting();
+  ScopedCvdKeyForTesting(const ScopedCvdKeyForTesting&) = delete;
+  ScopedCvdKeyForTesting& operator=(const ScopedCvdKeyForTesting&) = delete;
+
+ private:
+  const CvdKey* previous_;
+};
+
+// How a container's header is checked; chosen by extension (database.cpp).
+enum class CvdKind {
+  kSigned,    // .cvd, .cld: the body's MD5, and the dsig must be `key`'s signature of it
+  kUnsigned,  // .cud (dsig "X"): the body's MD5 only; its names stay ".UNOFFICIAL"
+};
+
 struct CvdContents {
   CvdHeader header;
   struct File {
@@ -46,8 +70,9 @@ struct CvdContents {
     std::string content;
   };
   std::vector<File> files;
-  // The MD5 over the archive matched the header. The RSA "dsig" made with Talos'
-  // private key is not checked (docs/signatures.md says why and what this implies).
+  // The body matched the header's MD5 and the dsig is the key's signature of that MD5:
+  // an official container, whose names are reported without ".UNOFFICIAL". False for
+  // a kUnsigned container (its MD5 matched, but nobody vouches for it).
   bool verified = false;
 };
 
@@ -59,7 +84,9 @@ Result<CvdHeader> ParseCvdHeader(std::string_view bytes);
 // dsig not below the modulus is refused (ClamAV reduces it; no signer produces one).
 Status VerifyCvdDsig(std::string_view md5_hex, std::string_view dsig, const CvdKey& key = TalosCvdKey());
 
-// Reads and checks the container; members larger than 512 MiB in total are refused.
-Result<CvdContents> ReadCvd(std::string_view bytes);
+// Reads and checks the container: the MD5 of the body always, the dsig for kSigned.
+// Members larger than 512 MiB in total are refused.
+Result<CvdContents> ReadCvd(std::string_view bytes, CvdKind kind = CvdKind::kSigned,
+                            const CvdKey& key = TalosCvdKey());
 
 }  // namespace avkey::engine

@@ -1,6 +1,6 @@
 // Tests of .cvd/.cld/.cud containers: built here with libarchive, loaded through the builder.
 // Nobody outside Talos can sign with its key, so the real key is proven with ClamAV's
-// own known-answer vectors, and the verifier with signatures of a key made per run.
+// own known-answer vectors, and whole containers are signed with a key made per run.
 #include "engine/cvd.h"
 
 #include <archive.h>
@@ -109,6 +109,13 @@ class TestSigner {
     return dsig;
   }
 
+  // `files` in a container whose header this key signed.
+  std::string MakeSigned(const Files& files, bool gz) const {
+    std::string body = MakeBody(files, gz);
+    const std::string md5 = Md5Hex(body);
+    return WithHeader(body, md5, Sign(md5));
+  }
+
  private:
   static std::string Decimal(const BIGNUM* b) {
     char* text = BN_bn2dec(b);
@@ -184,7 +191,13 @@ const DsigVector kTalosVectors[] = {
     {kMd5A, "60uhCFmiN48J8r6c7coBv9Q1mehAWEGh6GPYA+", false},  // truncated
 };
 
+const Files kMembers = {{"COPYING", "text"},
+                        {"test.info", "ClamAV-VDB:...\n"},
+                        {"test.ign2", "Ignored.Sig\n"},
+                        {"test.ndb", "Test.Body-1:0:*:41424344\nIgnored.Sig:0:*:45464748\n"}};
+
 TEST(CvdDsig, TalosKnownAnswers) {
+  ASSERT_EQ(&TrustedCvdKey(), &TalosCvdKey());
   for (const DsigVector& v : kTalosVectors) {
     Status s = VerifyCvdDsig(v.md5, v.dsig);
     EXPECT_EQ(s.ok(), v.ok) << v.md5 << " " << v.dsig << ": " << s.message();
@@ -217,14 +230,14 @@ TEST(CvdDsig, TestKeySignaturesVerifyOnlyWithThatKey) {
   EXPECT_TRUE(VerifyCvdDsig(zeros, Signer().Sign(zeros), Signer().key()).ok()) << zeros;
 }
 
-TEST(Cvd, GzippedAndPlainContainersLoadWithOfficialNames) {
+TEST(Cvd, SignedContainersLoadWithOfficialNames) {
+  const ScopedCvdKeyForTesting trust(Signer().key());
   for (bool gz : {true, false}) {
+    const std::string cvd = Signer().MakeSigned(kMembers, gz);
+    auto contents = ReadCvd(cvd, CvdKind::kSigned, Signer().key());
+    ASSERT_TRUE(contents.has_value()) << contents.error();
+    EXPECT_TRUE(contents->verified);
     DatabaseBuilder b;
-    std::string cvd = MakeContainer({{"COPYING", "text"},
-                                     {"test.info", "ClamAV-VDB:...\n"},
-                                     {"test.ign2", "Ignored.Sig\n"},
-                                     {"test.ndb", "Test.Body-1:0:*:41424344\nIgnored.Sig:0:*:45464748\n"}},
-                                    gz);
     ASSERT_TRUE(b.AddSource(gz ? "test.cvd" : "test.cld", cvd, false).ok());
     auto db = b.Build();
     ASSERT_TRUE(db.has_value()) << db.error();
@@ -232,6 +245,80 @@ TEST(Cvd, GzippedAndPlainContainersLoadWithOfficialNames) {
     EXPECT_EQ((*db)->report().body, 1u);
     EXPECT_EQ(Scan(*db, "..ABCDEFGH.."), std::vector<std::string>{"Test.Body-1"});
   }
+}
+
+TEST(Cvd, TamperedSignatureIsReportedAndTheRestLoads) {
+  const ScopedCvdKeyForTesting trust(Signer().key());
+  const std::string body = MakeBody({{"t.ndb", "A:0:*:414243\n"}}, true);
+  const std::string md5 = Md5Hex(body);
+  std::string dsig = Signer().Sign(md5);
+  dsig[10] = dsig[10] == 'a' ? 'b' : 'a';
+  DatabaseBuilder b;
+  ASSERT_TRUE(b.AddSource("bad.cvd", WithHeader(body, md5, dsig), false).ok());
+  ASSERT_TRUE(b.AddSource("ok.ndb", "B:0:*:444546\n", false).ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  ASSERT_EQ((*db)->report().problems.size(), 1u);
+  EXPECT_EQ((*db)->report().problems[0].file, "bad.cvd");
+  EXPECT_NE((*db)->report().problems[0].reason.find("dsig does not verify"), std::string::npos)
+      << (*db)->report().problems[0].reason;
+  EXPECT_EQ(Scan(*db, "..ABCDEF.."), std::vector<std::string>{"B.UNOFFICIAL"});
+}
+
+TEST(Cvd, OnlyTalosSignaturesAreTrustedByDefault) {
+  DatabaseBuilder b;
+  ASSERT_TRUE(b.AddSource("test.cvd", Signer().MakeSigned(kMembers, true), false).ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  ASSERT_EQ((*db)->report().problems.size(), 1u);
+  EXPECT_NE((*db)->report().problems[0].reason.find("Talos"), std::string::npos);
+  EXPECT_TRUE(Scan(*db, "..ABCDEFGH..").empty());
+}
+
+TEST(Cvd, TamperedMd5IsRefused) {
+  // A genuine Talos (MD5, dsig) pair copied onto another body: the dsig is fine, the MD5 is not.
+  auto forged = ReadCvd(WithHeader(MakeBody(kMembers, true), kMd5A, kSigA));
+  ASSERT_FALSE(forged.has_value());
+  EXPECT_NE(forged.error().find("MD5"), std::string::npos);
+  // The header's MD5 changed but the dsig left alone, and a body changed after signing.
+  const std::string body = MakeBody(kMembers, true);
+  const std::string md5 = Md5Hex(body);
+  EXPECT_FALSE(ReadCvd(WithHeader(body, Md5Hex("other"), Signer().Sign(md5)), CvdKind::kSigned, Signer().key()));
+  std::string changed = body;
+  changed[changed.size() / 2] ^= 1;
+  EXPECT_FALSE(ReadCvd(WithHeader(changed, md5, Signer().Sign(md5)), CvdKind::kSigned, Signer().key()));
+  ASSERT_TRUE(ReadCvd(WithHeader(body, md5, Signer().Sign(md5)), CvdKind::kSigned, Signer().key()));
+}
+
+TEST(Cvd, UnsignedCudLoadsWithUnofficialNames) {
+  const std::string cud = MakeContainer(kMembers, true);
+  auto contents = ReadCvd(cud, CvdKind::kUnsigned);
+  ASSERT_TRUE(contents.has_value()) << contents.error();
+  EXPECT_FALSE(contents->verified);
+  DatabaseBuilder b;
+  ASSERT_TRUE(b.AddSource("test.cud", cud, false).ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  EXPECT_TRUE((*db)->report().problems.empty()) << (*db)->report().problems[0].reason;
+  EXPECT_EQ(Scan(*db, "..ABCDEFGH.."), std::vector<std::string>{"Test.Body-1.UNOFFICIAL"});
+  // Even with a valid signature a .cud is not official (clamscan does not look at its dsig)...
+  DatabaseBuilder signed_cud;
+  ASSERT_TRUE(signed_cud.AddSource("test.cud", Signer().MakeSigned(kMembers, true), false).ok());
+  EXPECT_EQ(Scan(*signed_cud.Build(), "..ABCDEFGH.."), std::vector<std::string>{"Test.Body-1.UNOFFICIAL"});
+  // ...and the unsigned bytes named .cvd are refused, as clamscan does.
+  DatabaseBuilder renamed;
+  ASSERT_TRUE(renamed.AddSource("test.cvd", cud, false).ok());
+  auto refused = renamed.Build();
+  ASSERT_TRUE(refused.has_value());
+  ASSERT_EQ((*refused)->report().problems.size(), 1u);
+  EXPECT_NE((*refused)->report().problems[0].reason.find("unsigned"), std::string::npos);
+}
+
+TEST(Cvd, HeaderWithoutMd5IsRefusedWithAReason) {
+  // freshclam's rebuilt .cld: the header is the .info's first line, "X" for MD5 and dsig.
+  auto cld = ReadCvd(WithHeader(MakeBody(kMembers, false), "X", "X"));
+  ASSERT_FALSE(cld.has_value());
+  EXPECT_NE(cld.error().find("freshclam"), std::string::npos);
 }
 
 TEST(Cvd, CorruptContainerIsReportedAndSkipped) {
