@@ -1,9 +1,11 @@
-// libFuzzer target for ClamAV signature containers (.cvd/.cld): ParseCvdHeader and
-// ReadCvd (512-byte header, MD5 over the body, gzip'd or plain tar via libarchive).
+// libFuzzer target for ClamAV signature containers (.cvd/.cld/.cud): ParseCvdHeader and
+// ReadCvd (512-byte header, MD5 over the body, RSA dsig, gzip'd or plain tar via libarchive).
 //
 // Most mutations break the header's MD5, and ReadCvd stops there; so each input is read
-// twice: as given (header parsing and the MD5 refusal), and with the MD5 field rewritten to
-// match the body, so that the tar/gzip reading behind the check is fuzzed too.
+// as given (header parsing and the MD5 refusal), then with the MD5 field rewritten to match
+// the body: as a signed container (the dsig decoder, which must refuse: the fuzzer cannot
+// sign with Talos' key) and as an unsigned .cud, so that the tar/gzip reading behind the
+// checks is fuzzed too.
 //   fuzz/run.sh 60 cvd_fuzz     (seeds: fuzz/make_seeds.py writes minimal valid CVDs)
 #include <openssl/evp.h>
 
@@ -68,9 +70,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::string fixed = WithFixedMd5(bytes);
   if (fixed.empty()) return 0;
-  auto contents = ReadCvd(fixed);
+  if (ReadCvd(fixed).has_value()) __builtin_trap();  // a dsig forged against Talos' key
+  auto contents = ReadCvd(fixed, CvdKind::kUnsigned);
   if (!contents) return 0;
-  if (!contents->verified) __builtin_trap();
+  if (contents->verified) __builtin_trap();  // nobody vouches for an unsigned container
   // Members are bounded by the 512 MiB budget.
   uint64_t total = 0;
   for (const auto& f : contents->files) total += f.content.size();
