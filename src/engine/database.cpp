@@ -688,7 +688,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       if (cached) {
         db.hs_db = std::move(cached->db);
         db.hs_ids = std::move(cached->ids);
-        db.report.cache_state = cached->portable ? "hit (portable build: none for this CPU)" : "hit";
+        db.report.cache_state = cached->State();
       } else {
         db.report.cache_state = cached.error();
       }

@@ -130,6 +130,7 @@ Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, co
   auto portable = LoadOneVectorscan(dir, PlatformKey(key, PortablePlatform()), identity, bodies);
   if (!portable) return Fail(own.error() != "miss" ? own.error() : portable.error());
   portable->portable = true;
+  portable->native_error = own.error();
   return portable;
 }
 

@@ -80,6 +80,13 @@ struct CachedPatterns {
   HsDatabasePtr db;
   std::vector<Database::Impl::HsEntry> ids;
   bool portable = false;  // the native build was missing or refused; the portable one is used
+  std::string native_error;  // then: "miss" or "rejected: <why>"
+  // "hit", or "hit (portable build: ...)" saying why this CPU's build was not used.
+  std::string State() const {
+    if (!portable) return "hit";
+    return native_error == "miss" ? "hit (portable build: none for this CPU)"
+                                  : "hit (portable build: this CPU's was " + native_error + ")";
+  }
 };
 
 // The build for this CPU, else the portable build; or an error string starting "miss"

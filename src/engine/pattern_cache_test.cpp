@@ -51,6 +51,9 @@ TEST(PatternCache, BuildForAnotherCpuIsRefusedAndThePortableOneUsed) {
   auto used = LoadCachedVectorscan(dir, "k", identity, 0);
   ASSERT_TRUE(used) << used.error();
   EXPECT_EQ(used->portable, native.cpu_features != 0);
+  if (used->portable) {
+    EXPECT_EQ(used->State(), "hit (portable build: this CPU's was rejected: compiled for another CPU)");
+  }
   std::filesystem::remove_all(dir);
 }
 

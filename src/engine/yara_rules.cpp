@@ -785,7 +785,7 @@ std::unique_ptr<const YaraPrefilter> YaraCompiler::Impl::CachedPrefilter(const Y
   auto cached = LoadCachedVectorscan(c.cache_dir, key, c.identity, 0);
   if (cached) {
     stats->gated_rules = c.source_rules;
-    stats->note = cached->portable ? "from the compiled-pattern cache (portable build: none for this CPU)"
+    stats->note = cached->portable ? "from the compiled-pattern cache, " + cached->State()
                                    : "from the compiled-pattern cache";
     return YaraPrefilter::Adopt(cached->db.release());
   }

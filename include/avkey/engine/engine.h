@@ -48,8 +48,8 @@ struct LoadReport {
   uint64_t flevel_skipped = 0;  // not for this engine's functionality level (not an error)
   std::vector<std::string> files;  // sources read, in load order
   std::vector<LoadProblem> problems;
-  // Compiled-pattern cache: "disabled", "hit", "hit (portable build: ...)" (no build for
-  // this CPU's features; the one for any CPU), "miss" (compiled and stored), or
+  // Compiled-pattern cache: "disabled", "hit", "hit (portable build: ...)" (the build for
+  // any CPU, and why this CPU's was not used), "miss" (compiled and stored), or
   // "rejected: <why>" (present but corrupt/stale/other CPU: compiled again).
   std::string cache_state = "disabled";
   // YARA prefilter (files no source rule can match are not handed to libyara): "none" (no
