@@ -1,0 +1,133 @@
+// ClamAV 1.4.6's HTML normaliser, rebuilt from what clamscan writes (docs/html.md has the
+// rules, the evidence and what is not covered). Internal to the engine.
+//
+// For a file typed HTML, clamscan does not match signatures against the file's bytes but
+// against two buffers it derives from them in one pass:
+//   nocomment  the markup lower-cased and re-spelled (tags rebuilt, comments dropped,
+//              entities decoded, whitespace collapsed, script and style bodies squeezed);
+//   notags     the text only (one space for every tag, comment or entity), plus the URL
+//              of each <a href> and <img src> in its original case.
+// The rules include ClamAV's quirks on purpose (8191-byte chunks, bytes lost at chunk
+// boundaries, a byte-substitution bug for 8-bit text in notags, the "</style>" underflow
+// that ends normalisation early): the buffers must be byte-identical, or hash signatures of
+// them and anchored body signatures would not fire as they do in clamscan.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace avkey::engine {
+
+// Code point of an HTML named character reference in ClamAV's table (case-sensitive, no
+// '&' or ';'), or -1 when the name is not in it.
+int LookupHtmlEntity(std::string_view name);
+
+// One normaliser per scanner (not thread-safe). Run() reuses the output and scratch buffers:
+// after the largest file so far it allocates nothing. Runs in time linear in the input
+// and never fails; hostile input only makes it stop early (stop()).
+class HtmlNormalizer {
+ public:
+  // Why the output ends where it does.
+  enum class Stop : uint8_t {
+    kEnd,             // the whole input was normalised
+    kStyleUnderflow,  // "</style>" closed a style block less than 8 bytes into a chunk:
+                      // clamscan 1.4.6 abandons the file there and so do we
+    kEngineError,     // ClamAV's state machine reached its error state (libclamav aborts)
+    kScriptEncoder,   // a Microsoft Script Encoder block ("#@~^"): clamscan decodes it,
+                      // avkey does not (a documented gap); output ends before it
+  };
+
+  // Normalises `in`; the results stay valid until the next Run() or Trim().
+  void Run(std::span<const uint8_t> in);
+
+  std::span<const uint8_t> nocomment() const { return {nc_.data(), nc_len_}; }
+  std::span<const uint8_t> notags() const { return {nt_.data(), nt_len_}; }
+  Stop stop() const { return stop_; }
+
+  // Frees any buffer larger than `keep` bytes (a scanner calls this after a huge file, so
+  // that one 40 MiB page does not pin 80 MiB per thread).
+  void Trim(size_t keep);
+
+ private:
+  enum class State : uint8_t;
+  struct Arg {
+    uint32_t name_off, name_len;
+    uint32_t value_off, value_len;
+    bool has_value;
+  };
+
+  void Reset();
+  // Processes one chunk (ClamAV reads the input 8191 non-NUL bytes at a time).
+  void Chunk(const uint8_t* buf, size_t n);
+  void Finish();
+  // Records the current attribute (name_ and, if `with_value`, value_) for the tag.
+  void AddArg(bool with_value);
+  const Arg* FindArg(std::string_view name) const;
+  std::string_view ArgName(const Arg& a) const;
+  std::string_view ArgValue(const Arg& a) const;
+  void ProcessTag(size_t pos);
+  // Output helpers.
+  void PutNc(uint8_t c) {
+    if (nc_len_ == nc_.size()) Grow(&nc_, 1);
+    nc_[nc_len_++] = c;
+  }
+  void PutNt(uint8_t c) {
+    if (nt_len_ == nt_.size()) Grow(&nt_, 1);
+    nt_[nt_len_++] = c;
+  }
+  void PutNc(std::string_view s);
+  // notags gets one space for a tag, comment, entity or control byte, unless it just got one.
+  void Sep() {
+    if (raw_ == 0 && !sep_written_) {
+      PutNt(' ');
+      sep_written_ = true;
+    }
+  }
+  void ValueAdd(uint8_t c) {
+    if (value_len_ < kStrMax) value_[value_len_++] = c;
+  }
+  static void Grow(std::vector<uint8_t>* v, size_t more);
+
+  static constexpr size_t kStrMax = 1024;  // tag, attribute, value and entity name buffers
+
+  // Outputs.
+  std::vector<uint8_t> nc_, nt_;
+  size_t nc_len_ = 0, nt_len_ = 0;
+  Stop stop_ = Stop::kEnd;
+  // Chunk scratch: used when the input holds NUL bytes (they are dropped) or when the
+  // encoded-ASP probe has to patch the chunk in place.
+  std::vector<uint8_t> chunk_;
+  // Attributes of the current tag (only kept for the tags whose attributes matter).
+  std::vector<uint8_t> arg_bytes_;
+  std::vector<Arg> args_;
+
+  // State machine (names follow libclamav's htmlnorm.c states).
+  State state_{};
+  State next_{};
+  State saved_next_{};
+  uint8_t raw_ = 0;  // 0, kRawScript or kRawStyle: inside <script> or <style>
+  bool sep_written_ = false;
+  bool binary_ = false;  // inside an RFC 2397 data URI: LF and CR are kept
+  bool escape_ = false;
+  uint8_t quoted_ = 0;   // 0, '\'' or '"'
+  bool keep_args_ = false;
+  bool look_for_screnc_ = false;
+  bool hex_ = false;
+  size_t screnc_at_ = 0;  // 0: none; else position after "#@~^" in the current chunk
+  uint32_t mb_ = 0, mb2_ = 0;  // pending 8-bit groups (text, attribute value)
+  uint64_t num_ = 0;          // numeric character reference being read
+  uint32_t esc_len_ = 0;
+  uint8_t tag_[kStrMax];
+  size_t tag_len_ = 0;
+  uint8_t name_[kStrMax];
+  size_t name_len_ = 0;
+  uint8_t value_[kStrMax];
+  size_t value_len_ = 0;
+  uint8_t ent_[kStrMax];
+  size_t ent_len_ = 0;
+};
+
+}  // namespace avkey::engine
