@@ -570,7 +570,10 @@ void DatabaseBuilder::SetPortableCache(bool on) {
   impl_->yara.set_portable_cache(on);
 }
 
-void DatabaseBuilder::SetTextNormalization(bool on) { impl_->db->normalize_text = on; }
+void DatabaseBuilder::SetTextNormalization(bool on) {
+  impl_->db->normalize_text = on;
+  impl_->db->normalize_html = on;  // clamscan --normalize=no turns both off [observed]
+}
 
 Status DatabaseBuilder::AddSource(std::string_view name, std::string_view content, bool official) {
   if (impl_->built) return Status::Error("DatabaseBuilder used after Build()");
@@ -673,6 +676,12 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       })) {
     db.normalize_text = false;
   }
+  // HTML files are matched only in normalised form; when no signature could match a
+  // buffer (targets 0 and 3, hashes; YARA below), the normaliser is not run at all.
+  db.html_needs_buffers = !db.hashes.empty() ||
+                          std::any_of(db.bodies.begin(), db.bodies.end(), [](const Body& b) {
+                            return b.target == TargetType::kAny || b.target == TargetType::kHTML;
+                          });
   size_t searched = 0;
   for (uint32_t i = 0; i < db.bodies.size(); ++i) {
     if (db.bodies[i].direct)
@@ -755,6 +764,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   auto yara = impl_->yara.Build();
   if (!yara) return Fail("YARA: " + yara.error());
   db.yara = *yara;
+  if (db.yara) db.html_needs_buffers = true;
   db.report.yara = impl_->yara.source_rule_count();
   if (db.yara) db.report.yara_cache = db.yara->cache_state();
   if (db.yara && db.yara->prefiltered_set_count() > 0) {

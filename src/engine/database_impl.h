@@ -84,6 +84,8 @@ struct Database::Impl {
   std::shared_ptr<const YaraRules> yara;
   bool needs_exe = false;                // some signature uses EP/S offsets or section hashes
   bool normalize_text = true;            // also match text layers in normalised form
+  bool normalize_html = true;            // match HTML files in ClamAV's normalised forms
+  bool html_needs_buffers = true;        // some signature could match a normalised buffer
   std::string yara_suffix;               // ".UNOFFICIAL" when YARA rules came from plain files
 };
 

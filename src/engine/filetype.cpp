@@ -1026,12 +1026,24 @@ std::optional<ExeInfo> ParseMachO(Bytes data) {
 
 }  // namespace
 
-TargetType DetectFileType(std::span<const uint8_t> data) {
+TargetType DetectFileType(std::span<const uint8_t> data, HtmlOrigin* html) {
+  HtmlOrigin ignored;
+  if (!html) html = &ignored;
+  *html = HtmlOrigin::kNone;
   if (data.empty()) return TargetType::kAny;
   const Bytes window = data.first(std::min(data.size(), kTypingWindow));
 
   Kind kind = MatchMagic(window);
-  if (kind != Kind::kNone && kind != Kind::kBinary) return ToTarget(kind);
+  if (kind != Kind::kNone && kind != Kind::kBinary) {
+    // The raw scan of a GIF (ClamAV's generic CL_TYPE_GRAPHICS) also looks for type
+    // signatures over the whole file, and an HTML marker anywhere gets it normalised as
+    // HTML too. PNG, JPEG, BMP and TIFF have their own types and do not [observed: a
+    // marker 3000 bytes into a GIF counts; "GIF" is all of the magic that matters].
+    if (kind == Kind::kGraphics && data.size() >= 3 && data[0] == 'G' && data[1] == 'I' && data[2] == 'F' &&
+        MayHaveHtml(data) && FoldMatches(data, data.size()) == Kind::kHtml)
+      *html = HtmlOrigin::kGif;
+    return ToTarget(kind);
+  }
 
   const TextClass text = kind == Kind::kBinary ? TextClass::kBinary : ClassifyText(window);
   kind = FoldMatches(window, data.size());
@@ -1040,19 +1052,39 @@ TargetType DetectFileType(std::span<const uint8_t> data) {
     // pair decoding; either byte order behind a BOM) [observed for both].
     std::array<uint8_t, kTypingWindow / 2> decoded;
     size_t n = DecodePairs(window, &decoded);
-    if (n && FoldMatches(Bytes(decoded.data(), n), n) == Kind::kHtml) return TargetType::kHTML;
+    if (n && FoldMatches(Bytes(decoded.data(), n), n) == Kind::kHtml) {
+      *html = HtmlOrigin::kUtf16Le;
+      return TargetType::kHTML;
+    }
     n = DecodeBom(window, &decoded);
-    if (n && FoldMatches(Bytes(decoded.data(), n), n) == Kind::kHtml) return TargetType::kHTML;
+    if (n && FoldMatches(Bytes(decoded.data(), n), n) == Kind::kHtml) {
+      // A little-endian BOM lands here only when the pair decoding saw no marker (non-ASCII
+      // text around it); it is treated like the pair-decoded case [not observed].
+      *html = window[0] == 0xfe ? HtmlOrigin::kUtf16BeBom : HtmlOrigin::kUtf16Le;
+      return TargetType::kHTML;
+    }
   }
-  if (kind != Kind::kNone) return ToTarget(kind);
+  if (kind != Kind::kNone) {
+    if (kind == Kind::kHtml) *html = HtmlOrigin::kEarly;
+    return ToTarget(kind);
+  }
   if (text == TextClass::kBinary || data.size() < kMinTextSize) return TargetType::kAny;
   // clamscan's raw scan of an ASCII text file keeps matching type signatures over the
   // whole file; if it ends on HTML the file is scanned as HTML and not as text, so an
   // "<img" at byte 5000 of a .js file makes it HTML [observed at byte 2000].
   if (text == TextClass::kAscii && data.size() > window.size() && MayHaveHtml(data) &&
-      FoldMatches(data, data.size()) == Kind::kHtml)
+      FoldMatches(data, data.size()) == Kind::kHtml) {
+    *html = HtmlOrigin::kLate;
     return TargetType::kHTML;
+  }
   return TargetType::kText;
+}
+
+void DecodeUtf16Pairs(std::span<const uint8_t> data, std::vector<uint8_t>* out) {
+  const size_t n = data.size() / 2;
+  if (out->size() < n) out->resize(n);
+  for (size_t j = 0; j < n; ++j) (*out)[j] = static_cast<uint8_t>((data[2 * j + 1] << 4) + data[2 * j]);
+  out->resize(n);
 }
 
 std::optional<ExeInfo> ParseExecutable(std::span<const uint8_t> data) {

@@ -12,9 +12,30 @@
 
 namespace avkey::engine {
 
+// Where clamscan found the HTML in a file, which decides the bytes it matches: the raw
+// file, the normalised buffers (html_norm.h) or both, and in which order [observed with
+// clamscan 1.4.6; docs/html.md].
+enum class HtmlOrigin : uint8_t {
+  kNone,        // not HTML
+  kEarly,       // a marker ends within the first 1024 bytes: typed HTML at once, only the
+                // normalised buffers are matched (never the raw bytes, nor their hash)
+  kLate,        // ASCII text whose first marker ends after byte 1024: the raw bytes are
+                // matched as text (target 0, raw hash, no target 7), then the buffers
+  kGif,         // a GIF (type kGraphics) with a marker anywhere: raw GIF scan, then buffers
+  kUtf16Le,     // UTF-16LE found by the pair-decoding probe: buffers of the pair decode of
+                // the whole file, then the raw bytes (target 0, raw hash)
+  kUtf16BeBom,  // UTF-16BE behind a BOM: buffers of the raw bytes (NULs are dropped), no
+                // raw scan
+};
+
 // Detected type of a buffer, for ClamAV target-type filtering. kAny = none of the
-// specific types. kText = ASCII/UTF-8 text as ClamAV would type it.
-TargetType DetectFileType(std::span<const uint8_t> data);
+// specific types. kText = ASCII/UTF-8 text as ClamAV would type it. `html`, when given,
+// receives where an HTML marker made the file HTML (kNone otherwise).
+TargetType DetectFileType(std::span<const uint8_t> data, HtmlOrigin* html = nullptr);
+
+// ClamAV's UTF-16 pair decoding of a whole file: byte j is (b[2j+1] << 4) + b[2j], mod 256
+// (the ASCII character itself for UTF-16LE text). `out` is resized to size/2 bytes.
+void DecodeUtf16Pairs(std::span<const uint8_t> data, std::vector<uint8_t>* out);
 
 // One section (PE section, ELF section header, Mach-O section) in file terms.
 struct ExeSection {

@@ -1085,7 +1085,7 @@ bool IsClTypeName(std::string_view name) {
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
-bool ContainersMatch(const TargetDescription& t, std::span<const LayerType> ancestors) {
+bool ContainersMatch(const TargetDescription& t, std::span<const LayerType> ancestors, bool normalized_layer) {
   constexpr std::string_view kAny = "CL_TYPE_ANY";
   // The next container up from index `i` (exclusive) that is not a normalised layer.
   auto next_real = [&](size_t* i) {
@@ -1100,7 +1100,7 @@ bool ContainersMatch(const TargetDescription& t, std::span<const LayerType> ance
     if (parent != *t.container) return false;
   }
   if (!t.intermediates.empty()) {
-    if (ancestors.size() < t.intermediates.size()) return false;
+    if (ancestors.size() + (normalized_layer ? 1 : 0) < t.intermediates.size()) return false;
     size_t i = ancestors.size();
     for (auto token = t.intermediates.rbegin(); token != t.intermediates.rend(); ++token) {
       if (*token == kAny) continue;

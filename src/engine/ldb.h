@@ -45,7 +45,10 @@ struct TargetDescription {
 //    needs at least as many containers as tokens (normalised ones count here), then
 //    each token other than CL_TYPE_ANY must equal the next container going up from the
 //    parent, skipping normalised layers; CL_TYPE_ANY tokens only add to the depth.
-bool ContainersMatch(const TargetDescription& t, std::span<const LayerType> ancestors);
+// `normalized_layer`: the bytes are a normalised form of that layer (an HTML file's
+// buffers), one deeper for Intermediates, with the same containers.
+bool ContainersMatch(const TargetDescription& t, std::span<const LayerType> ancestors,
+                     bool normalized_layer = false);
 
 // Whether `name` is one of the CL_TYPE_* names clamscan 1.4.6 loads.
 bool IsClTypeName(std::string_view name);

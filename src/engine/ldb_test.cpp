@@ -687,6 +687,9 @@ TEST(ContainersMatch, IntermediatesIsASuffixEndingAtTheParentWithAnyOnlyAddingDe
   EXPECT_TRUE(m("CL_TYPE_ANY>CL_TYPE_ANY>CL_TYPE_ANY"));                       // C14
   EXPECT_FALSE(m("CL_TYPE_ANY>CL_TYPE_ANY>CL_TYPE_ANY>CL_TYPE_ANY"));          // C15
   EXPECT_FALSE(ContainersMatch(Tdb("Intermediates:CL_TYPE_ANY"), {}));         // C24: never at the root
+  // ... but on the normalised buffers of an HTML file that is not inside anything (N14).
+  EXPECT_TRUE(ContainersMatch(Tdb("Intermediates:CL_TYPE_ANY"), {}, /*normalized_layer=*/true));
+  EXPECT_TRUE(ContainersMatch(Tdb("Container:CL_TYPE_ANY"), {}, /*normalized_layer=*/true));
   // Normalised layers count for depth, not for types (N01-N10).
   const std::vector<LayerType> data_uri = {{"CL_TYPE_HTML"}, {"CL_TYPE_MAIL", true}};
   EXPECT_TRUE(ContainersMatch(Tdb("Intermediates:CL_TYPE_HTML"), data_uri));

@@ -5,6 +5,7 @@
 #include "avkey/engine/engine.h"
 #include "engine/database_impl.h"
 #include "engine/filetype.h"
+#include "engine/html_norm.h"
 
 namespace avkey::engine {
 namespace {
@@ -13,6 +14,20 @@ namespace {
 // count condition and would let a hostile file make us verify millions of hits.
 constexpr uint32_t kMaxCountedHits = 4096;
 constexpr size_t kMinScannedSize = 5;
+// clamscan's --max-htmlnormalize and --max-htmlnotags defaults: an HTML file above 40 MiB is
+// not normalised (and, typed HTML from its first bytes, not scanned at all); its notags
+// buffer is scanned only when the file is at most 8 MiB [observed at 8388608 / 8388609].
+constexpr size_t kMaxHtmlNormalize = 40u << 20;
+constexpr size_t kMaxHtmlNoTags = 8u << 20;
+// Normaliser buffers above this are freed after the file, as the read buffer's are.
+constexpr size_t kKeptHtmlBuffer = 8u << 20;
+
+// Which bytes a body pass looks at, and so which targets apply to it.
+enum class Pass : uint8_t {
+  kRaw,         // the layer's bytes: target 0 and the layer's own type (not text)
+  kNormalized,  // ClamAV's normalised text: targets 0 and 7
+  kHtml,        // a normalised HTML buffer (nocomment, notags): targets 0 and 3
+};
 
 const char* YaraFileType(TargetType t) {
   switch (t) {
@@ -53,10 +68,12 @@ struct Scanner::Impl {
   std::span<const uint8_t> data;
   TargetType type = TargetType::kAny;
   const ExeInfo* exe = nullptr;
-  bool normalized_pass = false;
+  Pass pass = Pass::kRaw;
   uint64_t layer_size = 0;
   std::span<const LayerType> ancestors;  // this layer's containers (ScanContext)
   std::vector<uint8_t> normalized;  // reused across files
+  HtmlNormalizer html;              // reused across files
+  std::vector<uint8_t> utf16;       // pair decode of a UTF-16LE HTML file, reused
 
   explicit Impl(std::shared_ptr<const Database> db) : owner(std::move(db)), d(owner->impl()) {
     if (d.hs_db) {
@@ -72,19 +89,24 @@ struct Scanner::Impl {
   }
 
   // Raw pass: target 0 and the file's own type, except text (7), which clamscan
-  // matches only against the normalised form. Normalised pass: targets 0 and 7.
+  // matches only against the normalised form. Normalised text: targets 0 and 7.
+  // Normalised HTML: targets 0 and 3.
   bool TargetMatches(TargetType t) const {
-    if (normalized_pass) return t == TargetType::kAny || t == TargetType::kText;
+    switch (pass) {
+      case Pass::kNormalized: return t == TargetType::kAny || t == TargetType::kText;
+      case Pass::kHtml: return t == TargetType::kAny || t == TargetType::kHTML;
+      case Pass::kRaw: break;
+    }
     return t == TargetType::kAny || (t == type && t != TargetType::kText);
   }
 
   // One pass of every body pattern over `buf`: Vectorscan finds candidates, each is
   // verified exactly; offset-pinned patterns are tried at their window directly.
-  void ScanBodies(std::span<const uint8_t> buf, bool normalized, Status* status) {
+  void ScanBodies(std::span<const uint8_t> buf, Pass p, Status* status) {
     data = buf;
-    normalized_pass = normalized;
+    pass = p;
     const ExeInfo* saved_exe = exe;
-    if (normalized) exe = nullptr;  // offsets in the normalised text are not file offsets
+    if (p != Pass::kRaw) exe = nullptr;  // offsets in a normalised form are not file offsets
     if (d.hs_db) {
       if (!hs_scratch) {
         if (status->ok()) *status = Status::Error("Vectorscan scratch allocation failed");
@@ -106,7 +128,7 @@ struct Scanner::Impl {
       if (n) Record(b, start, n);
     }
     exe = saved_exe;
-    normalized_pass = false;
+    pass = Pass::kRaw;
   }
 
   // ClamAV's generic text normaliser: upper case to lower case, runs of whitespace
@@ -181,7 +203,8 @@ struct Scanner::Impl {
     if (t.entry_point && (!exe || !exe->has_entry_point || !t.entry_point->Contains(exe->entry_point_offset)))
       return false;
     if (t.number_of_sections && (!exe || !t.number_of_sections->Contains(exe->sections.size()))) return false;
-    if ((t.container || !t.intermediates.empty()) && !ContainersMatch(t, ancestors)) return false;
+    if ((t.container || !t.intermediates.empty()) && !ContainersMatch(t, ancestors, /*normalized_layer=*/pass == Pass::kHtml))
+      return false;
     return true;
   }
 
@@ -219,60 +242,147 @@ struct Scanner::Impl {
     touched_logicals.clear();
   }
 
-  Status Scan(std::span<const uint8_t> bytes, const ScanContext& context, std::vector<Detection>* out) {
-    out->clear();
-    // clamscan does not scan layers of 5 bytes or less (differential family hash).
-    if (bytes.size() <= kMinScannedSize) return Status::Ok();
-    data = bytes;
-    layer_size = bytes.size();
-    ancestors = context.ancestors;
-    type = DetectFileType(bytes);
-    std::optional<ExeInfo> exe_info;
-    exe = nullptr;
-    if (d.needs_exe && (type == TargetType::kPE || type == TargetType::kELF || type == TargetType::kMachO)) {
-      exe_info = ParseExecutable(bytes);
-      if (exe_info) exe = &*exe_info;
-    }
-    Status status;
-
-    // Hashes: only when some signature has this size.
-    LazyDigests digests(bytes);
-    if (d.hashes.MayMatch(bytes.size()))
-      d.hashes.Lookup(bytes.size(), &digests, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
-    if (exe && exe->type == TargetType::kPE && !d.section_hashes.empty()) {
-      for (const ExeSection& s : exe->sections) {
-        if (s.raw_size == 0 || s.raw_offset + s.raw_size > bytes.size() || !d.section_hashes.MayMatch(s.raw_size))
-          continue;
-        LazyDigests sd(bytes.subspan(s.raw_offset, s.raw_size));
-        d.section_hashes.Lookup(s.raw_size, &sd, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
-        if (sd.failed()) status = Status::Error("hashing failed (OpenSSL refused a digest)");
-      }
-    }
-
-    if (digests.failed()) status = Status::Error("hashing failed (OpenSSL refused a digest)");
-
-    // Body patterns over the raw bytes and, for text, over ClamAV's normalised form.
-    ScanBodies(bytes, /*normalized=*/false, &status);
-    if (type == TargetType::kText && d.normalize_text) {
-      const size_t n = NormalizeText(bytes, &normalized);
-      ScanBodies(std::span<const uint8_t>(normalized.data(), n), /*normalized=*/true, &status);
-    }
-    data = bytes;
+  // Body and logical signatures found in the passes since the last Reset(), then Reset().
+  void CollectMatches(std::vector<Detection>* out) {
     for (uint32_t sig : touched_sigs) out->push_back({std::string(d.SigName(sig)), EngineKind::kBody});
     for (uint32_t l : touched_logicals) {
       const Logical& lg = d.logicals[l];
       if (EvaluateLogical(lg)) out->push_back({std::string(d.SigName(lg.sig)), EngineKind::kLogical});
     }
     Reset();
+  }
 
-    if (yara) {
-      yara_matches.clear();
-      Status ys = yara->Scan(bytes, context, YaraFileType(type), &yara_matches);
-      if (!ys.ok() && status.ok()) status = ys;
-      for (const auto& rule : yara_matches) out->push_back({"YARA." + rule + d.yara_suffix, EngineKind::kYara});
+  void ScanYara(std::span<const uint8_t> buf, const ScanContext& context, TargetType t,
+                std::vector<Detection>* out, Status* status) {
+    if (!yara) return;
+    yara_matches.clear();
+    Status ys = yara->Scan(buf, context, YaraFileType(t), &yara_matches);
+    if (!ys.ok() && status->ok()) *status = ys;
+    for (const auto& rule : yara_matches) out->push_back({"YARA." + rule + d.yara_suffix, EngineKind::kYara});
+  }
+
+  // The layer's own bytes: whole-layer and section hashes, body and logical signatures
+  // (for text also over ClamAV's normalised form when `text_pass`), YARA.
+  void ScanRaw(std::span<const uint8_t> bytes, const ScanContext& context, bool text_pass,
+               LazyDigests* digests, std::vector<Detection>* out, Status* status) {
+    data = bytes;
+    layer_size = bytes.size();
+    std::optional<ExeInfo> exe_info;
+    exe = nullptr;
+    if (d.needs_exe && (type == TargetType::kPE || type == TargetType::kELF || type == TargetType::kMachO)) {
+      exe_info = ParseExecutable(bytes);
+      if (exe_info) exe = &*exe_info;
     }
 
-    // Allow lists clear this layer's detections when its hash is listed.
+    // Hashes: only when some signature has this size.
+    if (d.hashes.MayMatch(bytes.size()))
+      d.hashes.Lookup(bytes.size(), digests, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
+    if (exe && exe->type == TargetType::kPE && !d.section_hashes.empty()) {
+      for (const ExeSection& s : exe->sections) {
+        if (s.raw_size == 0 || s.raw_offset + s.raw_size > bytes.size() || !d.section_hashes.MayMatch(s.raw_size))
+          continue;
+        LazyDigests sd(bytes.subspan(s.raw_offset, s.raw_size));
+        d.section_hashes.Lookup(s.raw_size, &sd, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
+        if (sd.failed()) *status = Status::Error("hashing failed (OpenSSL refused a digest)");
+      }
+    }
+    if (digests->failed()) *status = Status::Error("hashing failed (OpenSSL refused a digest)");
+
+    // Body patterns over the raw bytes and, for text, over ClamAV's normalised form.
+    ScanBodies(bytes, Pass::kRaw, status);
+    if (text_pass && type == TargetType::kText && d.normalize_text) {
+      const size_t n = NormalizeText(bytes, &normalized);
+      ScanBodies(std::span<const uint8_t>(normalized.data(), n), Pass::kNormalized, status);
+    }
+    data = bytes;
+    CollectMatches(out);
+    exe = nullptr;
+    ScanYara(bytes, context, type, out, status);
+  }
+
+  // One normalised HTML buffer, scanned as clamscan scans it: as a layer of its own (its
+  // hash, targets 3 and 0 with offsets and .ldb conditions counted within it, YARA), whose
+  // detections an allow-listed hash of the buffer clears. Buffers of 1-3 bytes count.
+  void ScanHtmlBuffer(std::span<const uint8_t> buf, const ScanContext& context, std::vector<Detection>* out,
+                      Status* status) {
+    if (buf.empty()) return;
+    const size_t mark = out->size();
+    data = buf;
+    layer_size = buf.size();
+    exe = nullptr;
+    LazyDigests digests(buf);
+    if (d.hashes.MayMatch(buf.size()))
+      d.hashes.Lookup(buf.size(), &digests, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
+    ScanBodies(buf, Pass::kHtml, status);
+    data = buf;
+    pass = Pass::kHtml;  // for the .ldb target descriptions
+    CollectMatches(out);
+    pass = Pass::kRaw;
+    ScanYara(buf, context, TargetType::kHTML, out, status);
+    if (out->size() > mark && !d.allow.empty() && d.allow.MayMatch(buf.size())) {
+      bool allowed = false;
+      d.allow.Lookup(buf.size(), &digests, [&](uint32_t) { allowed = true; });
+      if (allowed) out->resize(mark);
+    }
+    if (digests.failed()) *status = Status::Error("hashing failed (OpenSSL refused a digest)");
+  }
+
+  // A file clamscan types HTML: the raw bytes as the origin demands (filetype.h), and the
+  // nocomment and notags buffers of ClamAV's HTML normaliser.
+  void ScanHtml(std::span<const uint8_t> bytes, HtmlOrigin origin, const ScanContext& context, LazyDigests* digests,
+                std::vector<Detection>* out, Status* status) {
+    std::span<const uint8_t> input = bytes;
+    if (origin == HtmlOrigin::kUtf16Le) {
+      DecodeUtf16Pairs(bytes, &utf16);
+      input = utf16;
+    }
+    if (origin == HtmlOrigin::kLate || origin == HtmlOrigin::kGif) {
+      // Typed HTML during the raw scan: that scan (as text or GIF) comes first.
+      type = origin == HtmlOrigin::kLate ? TargetType::kText : TargetType::kGraphics;
+      ScanRaw(bytes, context, /*text_pass=*/false, digests, out, status);
+    }
+    // The limits are compared with the normaliser's input: for UTF-16LE the decoded size
+    // [not observed for UTF-16].
+    if (input.size() <= kMaxHtmlNormalize && d.html_needs_buffers) {
+      html.Run(input);
+      ScanHtmlBuffer(html.nocomment(), context, out, status);
+      if (input.size() <= kMaxHtmlNoTags) ScanHtmlBuffer(html.notags(), context, out, status);
+      if (input.size() > kKeptHtmlBuffer) html.Trim(kKeptHtmlBuffer);
+    }
+    if (origin == HtmlOrigin::kUtf16Le) {
+      // After the buffers, the UTF-16 file's own bytes as untyped data (target 0, hash).
+      type = TargetType::kAny;
+      ScanRaw(bytes, context, /*text_pass=*/false, digests, out, status);
+    }
+    if (utf16.capacity() > kKeptHtmlBuffer) {
+      utf16.clear();
+      utf16.shrink_to_fit();
+    }
+  }
+
+  Status Scan(std::span<const uint8_t> bytes, const ScanContext& context, std::vector<Detection>* out) {
+    out->clear();
+    // clamscan does not scan layers of 5 bytes or less (differential family hash).
+    if (bytes.size() <= kMinScannedSize) return Status::Ok();
+    ancestors = context.ancestors;
+    HtmlOrigin origin = HtmlOrigin::kNone;
+    type = DetectFileType(bytes, &origin);
+    if (!d.normalize_html && origin != HtmlOrigin::kNone) {
+      // Without normalisation (clamscan --normalize=no) HTML is matched raw as HTML, except
+      // that a late marker leaves the file text [observed].
+      if (origin == HtmlOrigin::kLate) type = TargetType::kText;
+      origin = HtmlOrigin::kNone;
+    }
+    Status status;
+    LazyDigests digests(bytes);
+    if (origin == HtmlOrigin::kNone) {
+      ScanRaw(bytes, context, /*text_pass=*/true, &digests, out, &status);
+    } else {
+      ScanHtml(bytes, origin, context, &digests, out, &status);
+    }
+
+    // Allow lists clear this layer's detections when its hash is listed (for HTML: those of
+    // every buffer too, the file being their parent layer [observed]).
     if (!out->empty() && !d.allow.empty() && d.allow.MayMatch(bytes.size())) {
       bool allowed = false;
       d.allow.Lookup(bytes.size(), &digests, [&](uint32_t) { allowed = true; });
