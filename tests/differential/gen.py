@@ -1101,6 +1101,285 @@ def fam_mdb(seed):
            hits=[pe([other, s_any])], misses=[f.blob(s_any)])
     return f
 
+# Inputs of clamscan 1.4.6's HTML normalisation corpus with the nocomment and notags buffers
+# clamscan wrote for them (--leave-temps), byte for byte. None holds a <script>: clamscan
+# would also scan a normalised "javascript" buffer, which avkey does not produce (docs/html.md).
+HTML_CASES = [
+    ('n01', b'<html><BODY>Hello WORLD</BODY></HTML>\n',
+     b'<html><body>hello world</body></html>',
+     b' hello world '),
+    ('n02', b'<html>a  \t b\n\nc\r\nd e\r\n\r\n f',
+     b'<html>a b c d e f',
+     b' a b c d e f'),
+    ('n03', b'<html><p   CLASS = "X Y"   id=\'Z\'  >t</p >u< p>v</ P>',
+     b'<html><p class="x y" id="z">t</p>u<p>v</ p>',
+     b' t u v '),
+    ('n05', b'<html>a<!-- c1 -->b<!--c2--->c<!-->d<! doctype html>e<!DOCTYPE html>f<!x>g',
+     b'<html>abcdefg',
+     b' a b c d e f g'),
+    ('n07', b'<html>,&amp;,&lt;,&gt;,&quot;,&#65;,&#x41;,&#X4a;,&#97 b,&foo;,&AMP;,&nbsp;,&eacute;,&#233;,&#8364;,&#x110041;,&unknown x,&,&#;,&#z,&#0x41;,&#255;,&#254;,&#x3002;,&apos;,&Eacute;,',
+     b'<html>,&,<,>,",a,a,j,a b,&foo;,&amp;,\xa0,\xe9,\xe9,&#x20ac;,A,&unknown x,&,\x00,\x00z,a,&#x00ff;,\xfe,.,\',\xc9,',
+     b' , , , , , , , , b, , , , , , , , x, , , z, , , , , , ,'),
+    ('n08', b'<html><a href="&#104;ttp://X&amp;Y&lt;">t</a>',
+     b'<html><a href="http://x&y<">t</a>',
+     b' http://X&Y< t '),
+    ('n09', b'<html><img SRC=Foo.GIF alt=\'It"s\' title="a\'b" data-x="a\\"b" Checked>',
+     b'<html><img src=foo.gif alt="it"s" title="a"b" data-x="a\\" b" checked>',
+     b' '),
+    ('n11', b'<html><style>BODY { color: RED; }</style>text',
+     b'<html><style>body{color:red;}</style>text',
+     b' text'),
+    ('n12', b'<html>a\x00b\x80c\xc3\xa9d\xe2\x82\xace\xf0\x9f\x98\x80f\xe3\x80\x82g\xa1Ch\xa1Xi',
+     b'<html>ab\x80c\xc3\xa9d\xe2\x82\xace\xf0\x9f\x98\x80f.g.\x00h\xa1xi',
+     b' ab\x00c\xc3\xc3d\xe2\x82\x82e\xf0\x9f\x9f\x00f.g.\x00h\x00xi'),
+    ('n13', b'<html>a\rb\tc\x0bd\x0ce\x01f\x1fg\x7fh',
+     b'<html>ab c d e\x01f\x1fg\x7fh',
+     b' ab c d e f g\x7fh'),
+    ('n14', b'<html>a < b > c 1<2 x>y',
+     b'<html>a <b>c 1<2 x>y',
+     b' a c 1 y'),
+    ('n16', b'<html>pre <a href="http://EXAMPLE.com/X" TITLE=T>Link Text</a> post <A HREF=\'Q\'>q</A>',
+     b'<html>pre <a href="http://example.com/x" title=t>link text</a>post <a href="q">q</a>',
+     b' pre http://EXAMPLE.com/X link text post Q q '),
+    ('n17', b'<html>pre <img src="Pic.JPG"> post <img alt=x> <iframe src="IF.htm"></iframe>',
+     b'<html>pre <img src="pic.jpg">post <img alt=x><iframe src="if.htm"></iframe>',
+     b' pre Pic.JPG post '),
+    ('n19', b'<html><p title="a\tb" x="a \t b  c">t</p>',
+     b'<html><p title="a\tb" x="a b c">t</p>',
+     b' t '),
+    ('n20', b'<html>|&#65 |&#x4A |&#65x|&#65;|&lt|&amp x|&ampx;|&#1234567890123;|&#xFFFF;|&#x0;|&#X;|',
+     b'<html>|A |J |Ax|a|&lt|&amp x|&ampx;|&#x04cb;|&#xffff;|\x00|\x00|',
+     b' | | | x| | | x| | | | | |'),
+    ('n21', b"<html><style>A { font-family: 'X Y' } <!-- c --> <b> </style>T<STYLE type=text/css>Q R</STYLE>U",
+     b'<html><style>a{font-family:"xy"}<!--c--><b></style>t<style type=text/css>qr</style>u',
+     b' t u'),
+    ('n22', b'<html>x &amp',
+     b'<html>x &',
+     b' x '),
+    ('n22c', b'<html>x &#65',
+     b'<html>x ',
+     b' x '),
+    ('n22d', b'<html>x \xc3\xa9',
+     b'<html>x ',
+     b' x '),
+    ('n22e', b'<html>x <img src=Pic.gif>',
+     b'<html>x <img src=pic.gif>',
+     b' x '),
+    ('n22f', b'<html>x <img src=Pic.gif>  \n\n',
+     b'<html>x <img src=pic.gif>',
+     b' x Pic.gif '),
+    ('n25', b'  \n\t <html>  A',
+     b'<html>a',
+     b' a'),
+    ('n28', b'<html>a<b!-- c -->d< !-- e -->f',
+     b'<html>a<b!-- c -->df',
+     b' a d f'),
+    ('n29', b'<html>a<?xml version="1.0"?>b<%@ Page X %>c',
+     b'<html>a<?xml version="1.0" ?>b<%@ page x %>c',
+     b' a b c'),
+    ('n31', b'<html><p\xc0\xc9 T\xc0=\xc9V>x</p\xc0\xc9>',
+     b'<html><p\xc0\xc9 t\xc0=\xc9v>x</p\xc0\xc9>',
+     b' x '),
+    ('n32', b'Hello <html> World',
+     b'hello <html>world',
+     b'hello world'),
+    ('n33', b'<html><a title="a>b c" href=x>t</a>',
+     b'<html><a title="a>b c" href=x>t</a>',
+     b' x t '),
+    ('n34', b'<html><p a = b c= "d e" =x f =g h=>t</p>',
+     b'<html><p a=b c="d e"=x f=g h=>t</p>',
+     b' t '),
+    ('n35', b'<html><p a="" b=\'\' c=d"e f=\'g h\'i>t</p>',
+     b'<html><p a="" b="" c=d"e f="g h"i>t</p>',
+     b' t '),
+    ('n36', b'<html><br/><img src=x.gif />t<img/src=y.gif>u',
+     b'<html><br/><img src=x.gif />t<img/src=y.gif>u',
+     b' x.gif t u'),
+    ('n39', b'<html><p title="\xc3\xa9">x<p title=\xc3\xa9>y<p title=a>z',
+     b'<html><p title="">x<p title=\xc3\xa9\xc3>y<p title=\xa9a>z',
+     b' x y z'),
+    ('n42', b'<html>A\xc3\xa9 B\xe3\x80\x82C',
+     b'<html>a\xc3\xa9 b.c',
+     b' a\xc3\xc3 b.c'),
+    ('n43', b'<html><p\x01 a\x01=b\x02>x</p>',
+     b'<html><p\x01 a\x01=b\x02>x</p>',
+     b' x '),
+    ('n44', b'<html>a <!-- c --> b<!-- d -->  e',
+     b'<html>a be',
+     b' a b e'),
+    ('n45', b'<html><p\rclass=x>A\rB</p>',
+     b'<html><pclass=x>ab</p>',
+     b' ab '),
+    ('st01', b'<html><style>x<script>y</style>z</script>w',
+     b'<html><style>x<script>y</style>z</script>w',
+     b' z w'),
+    ('st02', b'<html><style type=\'text/css\' media="all">P { Color : Red }</style>after',
+     b'<html><style type="text/css" media="all">p{color:red}</style>after',
+     b' after'),
+    ('st03', b'<html><style>Q R S',
+     b'<html><style>qrs',
+     b' '),
+    ('st04', b'<html><style>a&amp;b &lt;c&gt;</style>d',
+     b'<html><style>a&b<c></style>d',
+     b' d'),
+    ('st05', b'<html><style>a</b c>d</style>e',
+     b'<html><style>a</bc>d</style>e',
+     b' e'),
+]
+
+
+def fam_html(seed):
+    f = Family("html", seed,
+               # HTML normalisation needs --normalize and --scan-html, as text does [probed]
+               opts=["--normalize=yes", "--scan-html=yes"],
+               doc="HTML inputs: only the normalised nocomment and notags buffers are matched (targets 3 "
+                   "and 0, hashes of each buffer, YARA), the raw bytes only for late markers, GIF and UTF-16LE")
+    ndb, hdb = "html.ndb", "html.hdb"
+
+    def md5(data):
+        return hashlib.md5(data).hexdigest()
+
+    hash_names = {}  # one .hdb line per (md5, size): clamscan reports a single name per hash
+
+    def hash_sig(data, name):
+        key = (md5(data), len(data))
+        if key not in hash_names:
+            hash_names[key] = name
+            f.sig(hdb, "%s:%d:%s" % (key[0], key[1], name))
+        return hash_names[key]
+
+    def page(cid, data, nc, nt, raw_only=None, raw_hits=False):
+        """One input with hash and anchored body signatures of both buffers; `raw_only` is
+        text found only in the raw bytes (matched raw by target 0 iff `raw_hits`)."""
+        name = "%s.html" % cid
+        hits, misses = [], []
+        for tag, buf in (("NC", nc), ("NT", nt)):
+            if not buf:
+                continue
+            hits.append(hash_sig(buf, "Avk.Html.%s.H_%s" % (cid, tag)))
+            if len(buf) >= 4:  # (clamscan refuses shorter whole-static patterns: "too short")
+                # Whole buffer at offset 0 (target 3 for nocomment, 0 for notags), and its
+                # last bytes at EOF-n with the other target.
+                head = buf[:200]
+                b0 = "Avk.Html.%s.T%s_%s_AT0" % (cid, 3 if tag == "NC" else 0, tag)
+                f.sig(ndb, "%s:%d:0:%s" % (b0, 3 if tag == "NC" else 0, hx(head)))
+                hits.append(b0)
+                tail = buf[-min(len(buf), 12):]
+                if len(tail) >= 4:
+                    be = "Avk.Html.%s.T%s_%s_EOF" % (cid, 0 if tag == "NC" else 3, tag)
+                    f.sig(ndb, "%s:%d:EOF-%d:%s" % (be, 0 if tag == "NC" else 3, len(tail), hx(tail)))
+                    hits.append(be)
+        hr = hash_sig(data, "Avk.Html.%s.H_RAW" % cid)
+        if hr not in hits:  # (a raw file may equal its own nocomment buffer)
+            (hits if raw_hits else misses).append(hr)
+        if raw_only:
+            for t in (0, 3):
+                r = "Avk.Html.%s.T%d_RAW" % (cid, t)
+                f.sig(ndb, "%s:%d:*:%s" % (r, t, hx(raw_only)))
+                (hits if raw_hits and t == 0 else misses).append(r)
+            r7 = "Avk.Html.%s.T7_RAW" % cid
+            f.sig(ndb, "%s:7:*:%s" % (r7, hx(raw_only.lower())))
+            misses.append(r7)
+        f.inp(name, data, hits=hits, misses=misses)
+
+    for cid, data, nc, nt in HTML_CASES:
+        page(cid, data, nc, nt)
+
+    # Chunk boundaries: a space right after a full 8191-byte chunk is lost (c01); a "</style>"
+    # processed at the start of the next chunk abandons normalisation (sa01).
+    a = b"a" * (8191 - 6)
+    page("c01", b"<html>" + a + b" bcd efg", b"<html>" + a + b"bcd efg", b" " + a + b"bcd efg")
+    st = b"<html><style>" + b"a" * (8191 - 13 - 8) + b"</style>"
+    page("sa01", st + b"\nAFTER text", st, b" ")
+    # Entities outside HTML 4 (ClamAV's ISO 8879 names) and ClamAV's older code points.
+    page("ent", b"<html>&boxUr;&lang;&Agr;&sbsol;&AMP;x", b"<html>&#x2559;&#x2329;&#x0391;&#xfe68;&amp;x", b" x")
+    # An encoded-script tag is written twice (se01).
+    page("se01", b'<html><script language="JScript.Encode" x=1>Abc Def</script>T',
+         b'<html><script language="jscript.encode" x=1><script language="javascript" x="1">abc def</script>t', b" ")
+
+    # Where the marker is: within the first 1024 bytes only the buffers count; later, the raw
+    # text is matched too (target 0 and its hash; never 3 or 7).
+    for n, late in ((1017, False), (1018, True)):
+        body = b"y" * n + b"\n<html><p>UPPERTEXT</p>"
+        page("m%d" % n, body, b"y" * n + b" <html><p>uppertext</p>", b"y" * n + b" uppertext ",
+             raw_only=b"UPPERTEXT", raw_hits=late)
+
+    # Each buffer is its own layer: offsets count from its start, an .ldb needs all its
+    # subsignatures in one buffer.
+    x = b"<html><P CLASS=Foo>Foo<b>Bar</b></P>"
+    f.inp("x01.html", x, hits=["Avk.Html.L_SAME_NC", "Avk.Html.L_SAME_NT", "Avk.Html.OFF1_NT"],
+          misses=["Avk.Html.L_CROSS", "Avk.Html.L_T0_CROSS", "Avk.Html.NOT_AT_0"])
+    f.sig("html.ldb", "Avk.Html.L_SAME_NC;Target:3;0&1;%s;%s" % (H("<html>"), H("foo<b>")))
+    f.sig("html.ldb", "Avk.Html.L_SAME_NT;Target:3;0&1;%s;%s" % (H(" foo"), H("bar ")))
+    f.sig("html.ldb", "Avk.Html.L_CROSS;Target:3;0&1;%s;%s" % (H("<html>"), H(" foo ")))
+    f.sig("html.ldb", "Avk.Html.L_T0_CROSS;Target:0;0&1;%s;%s" % (H("</p>"), H(" bar ")))
+    f.sig(ndb, "Avk.Html.OFF1_NT:3:1:%s" % H("foo bar"))
+    f.sig(ndb, "Avk.Html.NOT_AT_0:3:0:%s" % H("foo"))
+
+    # Tiny buffers are scanned and hashed.
+    page("s01", b"<html>ab", b"<html>ab", b" ab")
+    page("s02", b"<html><b><b><b>", b"<html><b><b><b>", b" ")
+
+    # UTF-16: little-endian is normalised from its pair decode and then matched raw
+    # (target 0, hash); big-endian behind a BOM only through its buffers.
+    text = "<html><body>Hello UTF World <b>x</b></body></html>\n"
+    le = "".join(c + "\0" for c in text).encode("latin-1")
+    be = b"\xfe\xff" + "".join("\0" + c for c in text).encode("latin-1")
+    f.sig(ndb, "Avk.Html.U.T0_RAW:0:*:%s" % hx("Hello UTF".encode("utf-16-le")))
+    f.sig(ndb, "Avk.Html.U.T0_RAWBE:0:*:%s" % hx("Hello UTF".encode("utf-16-be")))
+    f.sig(ndb, "Avk.Html.U.T3_RAW:3:*:%s" % hx("Hello UTF".encode("utf-16-le")))
+    f.sig(ndb, "Avk.Html.U.T3_NC:3:*:%s" % H("<body>hello utf world"))
+    f.sig(ndb, "Avk.Html.U.T0_NT:0:*:%s" % H(" hello utf world x "))
+    f.sig(ndb, "Avk.Html.U.T3_BOM:3:0:%s" % hx(b"\xfe\xff<html>"))
+    f.sig(hdb, "%s:%d:Avk.Html.U.H_RAWLE" % (md5(le), len(le)))
+    f.sig(hdb, "%s:%d:Avk.Html.U.H_RAWBE" % (md5(be), len(be)))
+    f.inp("u_le.html", le, hits=["Avk.Html.U.T0_RAW", "Avk.Html.U.T3_NC", "Avk.Html.U.T0_NT", "Avk.Html.U.H_RAWLE"],
+          misses=["Avk.Html.U.T3_RAW"])
+    f.inp("u_be.html", be, hits=["Avk.Html.U.T3_NC", "Avk.Html.U.T0_NT", "Avk.Html.U.T3_BOM"],
+          misses=["Avk.Html.U.T0_RAWBE", "Avk.Html.U.H_RAWBE"])
+
+    # A GIF with a marker: raw GIF scan (targets 5, 0), then the buffers; a PNG is not.
+    gif_body = b'<script>alert("GifScript")</script><p>In Gif</p>\n'
+    f.sig(ndb, "Avk.Html.G.T5_RAW:5:*:%s" % H("<p>In Gif</p>"))
+    f.sig(ndb, "Avk.Html.G.T0_RAW:0:*:%s" % H("<p>In Gif</p>"))
+    f.sig(ndb, "Avk.Html.G.T3_NC:3:*:%s" % H("<p>in gif</p>"))
+    f.sig(ndb, "Avk.Html.G.T3_NT:3:*:%s" % H(" in gif "))
+    f.inp("g.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00" + gif_body,
+          hits=["Avk.Html.G.T5_RAW", "Avk.Html.G.T0_RAW", "Avk.Html.G.T3_NC", "Avk.Html.G.T3_NT"])
+    f.inp("g_late.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00" + b"\x01" * 3000 + gif_body,
+          hits=["Avk.Html.G.T5_RAW", "Avk.Html.G.T3_NC"])
+    f.inp("p.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + gif_body,
+          hits=["Avk.Html.G.T5_RAW", "Avk.Html.G.T0_RAW"], misses=["Avk.Html.G.T3_NC", "Avk.Html.G.T3_NT"])
+
+    # notags only up to 8 MiB (the file's size); nocomment up to 40 MiB.
+    for size in (8388608, 8388609):
+        big = (b"<html>BigPage " + b"z" * 64 + b" ")
+        big = big + b"q" * (size - len(big))
+        if size == 8388608:
+            f.inp("big%d.html" % size, big, hits=["Avk.Html.Big.T3_NC", "Avk.Html.Big.T3_NT"])
+        else:
+            f.inp("big%d.html" % size, big, hits=["Avk.Html.Big.T3_NC"], misses=["Avk.Html.Big.T3_NT"])
+    f.sig(ndb, "Avk.Html.Big.T3_NC:3:0:%s" % H("<html>bigpage zzzz"))
+    f.sig(ndb, "Avk.Html.Big.T3_NT:3:0:%s" % H(" bigpage zzzz"))
+
+    # YARA rules see the buffers, not the raw bytes.
+    f.sig("html.yar", 'rule AvkHtmlYNc { strings: $a = "<p class=foo>foo" condition: $a }')
+    f.sig("html.yar", 'rule AvkHtmlYNt { strings: $a = " foo bar " condition: $a }')
+    f.sig("html.yar", 'rule AvkHtmlYRaw { strings: $a = "CLASS=Foo" condition: $a }')
+    f.inp("y.html", x, hits=["YARA.AvkHtmlYNc", "YARA.AvkHtmlYNt"], misses=["YARA.AvkHtmlYRaw"])
+
+    # Allow lists: the file's hash clears everything, a buffer's hash what was found in it.
+    fp = b"<html><p>AllowMe</p> <b>kept</b>"
+    fp_nc = b"<html><p>allowme</p><b>kept</b>"
+    f.sig(ndb, "Avk.Html.FP.T3_NC:3:*:%s" % H("<p>allowme</p>"))
+    f.sig(ndb, "Avk.Html.FP.T3_NT:3:*:%s" % H(" allowme kept "))
+    f.sig("html.fp", "%s:%d:Avk.Html.FP.NC" % (md5(fp_nc), len(fp_nc)))
+    f.inp("fp_nc.html", fp, hits=["Avk.Html.FP.T3_NT"], misses=["Avk.Html.FP.T3_NC"])
+    fp_raw = fp + b" <i>raw allowed</i>"
+    f.sig("html.fp", "%s:%d:Avk.Html.FP.RAW" % (md5(fp_raw), len(fp_raw)))
+    f.inp("fp_raw.html", fp_raw, misses=["Avk.Html.FP.T3_NC", "Avk.Html.FP.T3_NT"])
+    return f
+
 
 def fam_combined(families):
     """Every signature of the plain scan families loaded together over every input: catches
@@ -1135,6 +1414,7 @@ FAMILIES = {
     "ignore": fam_ignore,
     "text": fam_text,
     "mdb": fam_mdb,
+    "html": fam_html,
 }
 ALL = list(FAMILIES) + ["combined"]
 
