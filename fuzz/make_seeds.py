@@ -774,6 +774,30 @@ def seeds_filetype():
     return s
 
 
+def seeds_html_norm():
+    """HTML that walks every state of the normaliser (cases of tests/data/html/cases.txt)."""
+    s = {}
+    for name, data in [
+            ("tags", b"<html><BODY>Hello WORLD</BODY></HTML>\n<p   CLASS = \"X Y\"   id='Z'  >t</p >u< p>v</ P>"),
+            ("comments", b"<html>a<!-- c1 -->b<!--c2--->c<!-->d<! doctype html>e<!x>g<!-- x > y -->z"),
+            ("entities", b"<html>&amp;&lt;&#65;&#x41;&#X4a;&#97 b&foo;&AMP;&nbsp;&eacute;&#8364;&#x110041;&unknown x&#;&#z"
+                         b"&#0x41;&#99999999999999999999;&boxUr;&lang;&amp"),
+            ("attrs", b"<html><a href=\"&#104;ttp://X&amp;Y&lt;\">t</a><img SRC=Foo.GIF alt='It\"s' data-x=\"a\\\"b\" Checked>"
+                      b"<p a = b c= \"d e\" =x f =g h=>t</p><p title=\"\xc3\xa9\">x<p title=\xc3\xa9>y"),
+            ("script_style", b"<html><script>var X = 'Y';\n// c\nalert(\"Z\")</script>after<style>BODY { color: RED; }</style>"
+                             b"<script><!--\nvar a = 1; // -->\n</script>t<STYLE type=text/css>Q R</STYLE>U</script foo=1>x"),
+            ("eightbit", b"<html>a\x00b\x80c\xc3\xa9d\xe2\x82\xace\xf0\x9f\x98\x80f\xe3\x80\x82g\xa1Ch\xa1Xi\r\t\x0b\x0c\x01\x7f"),
+            ("data_uri", b'<html><img src="data:text/plain;base64,QUJD">x <a href=data:,RawDataHere%41%4a>y</a> z'),
+            ("encoded", b'<html><script language="JScript.Encode" x=1>Abc #@~^ Def</script>T'
+                        b'<%@ LANGUAGE = "JScript.Encode" %>\n<html>Abc #@~^ Def'),
+            ("chunk_space", b"<html>" + b"a" * 8185 + b" bcd efg"),
+            ("chunk_nul", b"<html>\x00" + b"a" * 8100 + b" " + b"b" * 90 + b"\x00\x00\x00" + b"c" * 20),
+            ("style_underflow", b"<html><style>" + b"a" * 8170 + b"</style>\nAFTER text"),
+    ]:
+        s[name] = data
+    return s
+
+
 def seeds_signature_load():
     exts = ["hdb", "hsb", "mdb", "ndb", "ldb", "fp", "sfp", "ign2", "cvd", "cld"]
 
@@ -1011,6 +1035,7 @@ TARGETS = {
     "layers_fuzz": seeds_layers,
     "scanner_fuzz": seeds_scanner,
     "filetype_fuzz": seeds_filetype,
+    "html_norm_fuzz": seeds_html_norm,
     "signature_load_fuzz": seeds_signature_load,
     "cvd_fuzz": seeds_cvd,
     "ldb_fuzz": seeds_ldb,
