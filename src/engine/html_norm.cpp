@@ -64,7 +64,7 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
 // Byte classes for the runs the state machine takes in one step (measured: per-byte state
 // dispatch was half the time on real pages). kPlain: printable ASCII other than the bytes
 // some state reacts to ('<' '>' '&' '=' quotes); the others allow the bytes named.
-enum : uint8_t { kPlain = 1, kTagByte = 2, kArgByte = 4, kText = 8 };
+enum : uint8_t { kPlain = 1, kTagByte = 2, kArgByte = 4, kText = 8, kLoneSpace = 16 };
 constexpr auto kClass = [] {
   std::array<uint8_t, 256> t{};
   for (int c = 0x21; c < 0x100; ++c) {
@@ -73,6 +73,14 @@ constexpr auto kClass = [] {
     if (c < 0x7f && c != '<' && c != '>' && c != '&' && c != '=' && c != '\'' && c != '"') t[c] |= kPlain;
     if (c < 0x7f && c != '<' && c != '&') t[c] |= kText;  // text runs: all but '<' and '&'
   }
+  for (int c : {' ', '\t', '\n', '\v', '\f'}) t[c] |= kLoneSpace;  // whitespace but CR
+  return t;
+}();
+// What a text run writes: ASCII lower-cased, a lone whitespace byte as a space.
+constexpr auto kTextMap = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = static_cast<uint8_t>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  for (int c : {'\t', '\n', '\v', '\f'}) t[c] = ' ';
   return t;
 }();
 
@@ -155,6 +163,16 @@ struct ChunkReader {
 
 void HtmlNormalizer::Grow(std::vector<uint8_t>* v, size_t more) {
   v->resize(std::max({v->size() * 2, v->size() + more, size_t{64} * 1024}));
+}
+
+inline void HtmlNormalizer::SkipWsNow(const uint8_t* buf, size_t* i, size_t n) {
+  size_t j = *i;
+  while (j < n && IsWs(buf[j])) ++j;
+  *i = j;
+  if (j < n) {
+    state_ = next_;
+    next_ = State::kBad;
+  }
 }
 
 void HtmlNormalizer::PutNc(std::string_view s) {
@@ -414,6 +432,7 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
             state_ = State::kSkipWs;
             tag_len_ = 0;
             next_ = State::kTag;
+            SkipWsNow(buf, &i, n);
           } else if (IsWs(c)) {
             Sep();
             state_ = State::kTrimWs;
@@ -429,16 +448,25 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
             mb_ = c;
             ++i;
           } else if (raw_ == 0) {
-            // Plain text: a run of ordinary bytes goes to both outputs in one go.
+            // Plain text: a run of ordinary bytes goes to both outputs in one go, and so does
+            // a single whitespace byte between two of them (CR aside): it is one space in
+            // both, as the whitespace states would write it after a text byte.
             size_t j = i;
-            while (j < n && kClass[buf[j]] & kText) ++j;
+            for (;;) {
+              while (j < n && kClass[buf[j]] & kText) ++j;
+              if (j > i && j + 1 < n && kClass[buf[j]] & kLoneSpace && kClass[buf[j + 1]] & kText) {
+                j += 2;
+                continue;
+              }
+              break;
+            }
             if (j > i) {
               const size_t k = j - i;
               if (nc_.size() - nc_len_ < k) Grow(&nc_, k);
               if (nt_.size() - nt_len_ < k) Grow(&nt_, k);
               uint8_t* pc = nc_.data() + nc_len_;
               uint8_t* pt = nt_.data() + nt_len_;
-              for (size_t q = 0; q < k; ++q) pc[q] = pt[q] = Lower(buf[i + q]);
+              for (size_t q = 0; q < k; ++q) pc[q] = pt[q] = kTextMap[buf[i + q]];
               nc_len_ += k;
               nt_len_ += k;
               sep_written_ = false;
@@ -489,6 +517,7 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
             ++i;
             state_ = State::kSkipWs;
             next_ = State::kProcessTag;
+            SkipWsNow(buf, &i, n);
           } else if (!IsWs(c)) {
             PutNc(Lower(c));
             // Inside a script or style only an end tag is a tag.
@@ -508,6 +537,7 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
             next_ = raw_ == 0 ? State::kTagArg : State::kProcessTag;
             const std::string_view t(reinterpret_cast<const char*>(tag_), tag_len_);
             keep_args_ = t == "a" || t == "img" || t == "script" || t == "%@";
+            SkipWsNow(buf, &i, n);
           }
           break;
         case State::kTagArg:
@@ -519,10 +549,12 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
             quoted_ = 0;
             value_len_ = 0;
             next_ = State::kTagArgVal;
+            SkipWsNow(buf, &i, n);
           } else if (IsWs(c)) {
             ++i;
             state_ = State::kSkipWs;
             next_ = State::kTagArgEqual;
+            SkipWsNow(buf, &i, n);
           } else if (c == '>') {
             PutNc('>');
             if (name_len_ > 0) AddArg(false);
@@ -665,6 +697,7 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
             i = static_cast<size_t>(static_cast<const uint8_t*>(gt) - buf) + 1;
             state_ = State::kSkipWs;
             next_ = State::kNorm;
+            SkipWsNow(buf, &i, n);
             break;
           }
           if (!IsWs(c)) {
@@ -680,6 +713,7 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
         case State::kProcessTag:
           ProcessTag(i);
           if (stop_ != Stop::kEnd) return;
+          if (state_ == State::kSkipWs) SkipWsNow(buf, &i, n);
           break;
         case State::kCharRef:
           if (c == '#') {

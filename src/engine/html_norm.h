@@ -90,6 +90,9 @@ class HtmlNormalizer {
     if (value_len_ < kStrMax) value_[value_len_++] = c;
   }
   static void Grow(std::vector<uint8_t>* v, size_t more);
+  // The kSkipWs state run at once: its whitespace consumed and, if a byte follows in the
+  // chunk, the move to next_ it would make there (saves a dispatch per tag boundary).
+  void SkipWsNow(const uint8_t* buf, size_t* i, size_t n);
 
   static constexpr size_t kStrMax = 1024;  // tag, attribute, value and entity name buffers
 
