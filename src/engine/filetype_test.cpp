@@ -336,6 +336,34 @@ TEST(DetectFileType, Utf16Html) {
   EXPECT_EQ(DetectFileType(Cat(B("\xff\xfe"), utf16("hello world text here", false))), TargetType::kText);
 }
 
+TEST(DetectFileType, HtmlOriginSaysWhereTheMarkerWas) {
+  auto origin = [](const Buf& data) {
+    HtmlOrigin o = HtmlOrigin::kEarly;
+    const TargetType t = DetectFileType(data, &o);
+    return std::make_pair(t, o);
+  };
+  auto utf16 = [](std::string_view s, bool be) {
+    Buf out;
+    for (char c : s) {
+      out.push_back(be ? 0 : static_cast<uint8_t>(c));
+      out.push_back(be ? static_cast<uint8_t>(c) : 0);
+    }
+    return out;
+  };
+  using P = std::pair<TargetType, HtmlOrigin>;
+  EXPECT_EQ(origin(B("plain text, no markup\n")), P(TargetType::kText, HtmlOrigin::kNone));
+  // "<html>" ending at byte 1024 is early, at 1025 late [observed: e04].
+  EXPECT_EQ(origin(Cat(Repeat('y', 1018), B("<html>x"))), P(TargetType::kHTML, HtmlOrigin::kEarly));
+  EXPECT_EQ(origin(Cat(Repeat('y', 1019), B("<html>x"))), P(TargetType::kHTML, HtmlOrigin::kLate));
+  EXPECT_EQ(origin(Cat(Cat(B("GIF89a\x01\x01"), Repeat(0x01, 3000)), B("<img src=x>"))),
+            P(TargetType::kGraphics, HtmlOrigin::kGif));
+  EXPECT_EQ(origin(Cat(B("GIF89a\x01\x01"), B("no markup"))), P(TargetType::kGraphics, HtmlOrigin::kNone));
+  EXPECT_EQ(origin(Cat(B("\x89PNG\r\n\x1a\n"), B("<img src=x>"))), P(TargetType::kGraphics, HtmlOrigin::kNone));
+  EXPECT_EQ(origin(utf16("xx <html> hello", false)), P(TargetType::kHTML, HtmlOrigin::kUtf16Le));
+  EXPECT_EQ(origin(Cat(B("\xff\xfe"), utf16("<html> hello", false))), P(TargetType::kHTML, HtmlOrigin::kUtf16Le));
+  EXPECT_EQ(origin(Cat(B("\xfe\xff"), utf16("<html> hello", true))), P(TargetType::kHTML, HtmlOrigin::kUtf16BeBom));
+}
+
 TEST(DetectFileType, TextHeuristicsFollowClamav) {
   EXPECT_EQ(DetectFileType(B("plain ascii text\n")), TargetType::kText);
   EXPECT_EQ(DetectFileType(B("caf\xe9 na\xefve \xff\xfe bytes above 0x7f are fine\n")), TargetType::kText);
