@@ -10,6 +10,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include <memory>
 #include <stdexcept>
@@ -133,6 +134,90 @@ const TestSigner& Signer() {
   return signer;
 }
 
+// A 2048-bit key made for this run, standing in for Talos' .info key: it signs with
+// OpenSSL's own RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt), independently of the
+// verifier under test, and writes the signature as ClamAV's base-64 number.
+class TestInfoSigner {
+ public:
+  TestInfoSigner()
+      : pkey_(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}), &EVP_PKEY_free) {
+    BIGNUM *n = nullptr, *e = nullptr;
+    if (!pkey_ || !EVP_PKEY_get_bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_N, &n) ||
+        !EVP_PKEY_get_bn_param(pkey_.get(), OSSL_PKEY_PARAM_RSA_E, &e))
+      throw std::runtime_error("cannot make the test RSA key");
+    modulus_ = Decimal(n);
+    exponent_ = Decimal(e);
+    BN_free(n);
+    BN_free(e);
+    key_ = {modulus_, exponent_, "the test .info key"};
+  }
+  const CvdKey& key() const { return key_; }
+
+  // The DSIG value for `signed_text` (the .info lines before the DSIG line).
+  std::string Sign(std::string_view signed_text) const {
+    unsigned char digest[32];
+    unsigned int len = 0;
+    EVP_Digest(signed_text.data(), signed_text.size(), digest, &len, EVP_sha256(), nullptr);
+    std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new(pkey_.get(), nullptr),
+                                                                    &EVP_PKEY_CTX_free);
+    unsigned char sig[256];
+    size_t sig_len = sizeof sig;
+    if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PSS_PADDING) <= 0 ||
+        EVP_PKEY_CTX_set_signature_md(ctx.get(), EVP_sha256()) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), EVP_sha256()) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), 32) <= 0 ||
+        EVP_PKEY_sign(ctx.get(), sig, &sig_len, digest, sizeof digest) <= 0)
+      throw std::runtime_error("cannot sign with the test key");
+    Bn c(BN_bin2bn(sig, static_cast<int>(sig_len), nullptr));
+    static constexpr char kDigits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+    std::string dsig;
+    while (!BN_is_zero(c.get())) dsig += kDigits[BN_div_word(c.get(), 64)];  // least significant first
+    return dsig;
+  }
+
+  // A .info for `files` under `header_line`, as sigtool writes one, signed by this key.
+  std::string MakeInfo(std::string_view header_line, const Files& files) const {
+    std::string text = std::string(header_line) + "\n";
+    for (const auto& [name, content] : files) {
+      unsigned char md[32];
+      unsigned int len = 0;
+      EVP_Digest(content.data(), content.size(), md, &len, EVP_sha256(), nullptr);
+      text += fmt::format("{}:{}:{:02x}\n", name, content.size(), fmt::join(md, md + 32, ""));
+    }
+    return text + "DSIG:" + Sign(text) + "\n";
+  }
+
+ private:
+  static std::string Decimal(const BIGNUM* b) {
+    char* text = BN_bn2dec(b);
+    std::string out(text);
+    OPENSSL_free(text);
+    return out;
+  }
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey_;
+  std::string modulus_, exponent_;
+  CvdKey key_;
+};
+
+const TestInfoSigner& InfoSigner() {
+  static const TestInfoSigner signer;  // 2048-bit keygen: well under a second, once per run
+  return signer;
+}
+
+constexpr char kRebuiltHeader[] = "ClamAV-VDB:29 Nov 2026 10-00 +0000:7:2:216:X:X:avkey-test:1795860000";
+
+// `files` plus a test.info listing them, behind kRebuiltHeader: a .cld as freshclam
+// rebuilds it from .cdiff updates (plain tar; gzip'd when `gz`, for a .cvd).
+std::string MakeRebuilt(const Files& files, bool gz, const Files& extra = {}) {
+  Files all = files;
+  all.insert(all.begin(), {"test.info", InfoSigner().MakeInfo(kRebuiltHeader, files)});
+  all.insert(all.end(), extra.begin(), extra.end());
+  std::string header = kRebuiltHeader;
+  header.resize(512, ' ');
+  return header + MakeBody(all, gz);
+}
+
 std::vector<std::string> Scan(const std::shared_ptr<const Database>& db, std::string_view data) {
   Scanner s(db);
   std::vector<Detection> out;
@@ -190,6 +275,26 @@ const DsigVector kTalosVectors[] = {
      false},
     {kMd5A, "60uhCFmiN48J8r6c7coBv9Q1mehAWEGh6GPYA+", false},  // truncated
 };
+
+// Genuine .info files signed with Talos' .info key: test.info of test-1.cvd and
+// test-2.cvd in unit_tests/input/freshclam_testfiles of Cisco-Talos/clamav (1.4.3), the
+// databases ClamAV's own freshclam tests update from .cdiff files. Data, not code; with
+// the members of test-1.cvd they are listed in (its test.ndb and test.ldb).
+constexpr char kTalosInfo1[] = R"(ClamAV-VDB:22 Jun 2021 14-58 -0400:1:0:81:X:X:micasnyd:1624388302
+test.ndb:240:244a20e9da37de181ede6db64f85c97916381d91f65e1b39e4f9300cb0726be9
+test.ldb:44:0748b843a1cea3242d70531083b84f877d8de398cfefe65509b5d3bb1e3bcb57
+DSIG:TFd9RBeu6wZwfMrWGsGH9WOSs1j+3s+PD2fVTLwR8Qgv2QVF25EXnIfH4cKmKRDoqDCLE0P6Kk3KRROkvaSGv01aiGMNRzY3bHkGQlSUs2p6kXUoV4B+TLn1gZYR4x6XH7GuFPolfxgHuzK974zxoxXe7GhzHPVgxtUI6uODlzJNw2HfCXG/MqPnNmMSC1yquZjmzA3ak0+jrdqfmg8c27xSrvd7/6K6ItyYEa9q3HPL/9g7ANKQ0B+0TegXySdmIkZ+PYgf6u3uEx09db3RXLkesU8K3bvdVZSEyyRh0ir+GibrGM2Fef1GugtNAI8gUQAA9OtJmhuNUsbeWNdDV
+)";
+constexpr char kTalosInfo2[] = R"(ClamAV-VDB:22 Jun 2021 16-55 -0400:2:0:81:X:X:micasnyd:1624395301
+test.ndb:240:244a20e9da37de181ede6db64f85c97916381d91f65e1b39e4f9300cb0726be9
+test.ldb:44:0748b843a1cea3242d70531083b84f877d8de398cfefe65509b5d3bb1e3bcb57
+DSIG:SIpZwpONrJhe9smcPtzwDgZcAV7ktFxrg+mulLKIvVvyIHFAdLP8WfH0EVWjxmkDXw0gh+/Um+KGcJAOED7wTERnBsjdNjkyra2Ni6YYQZe2WVPVu4kbcFQkMEBfdbk/m0wb8sqPtG0Nh6cr5qx0Jkj7hZJlBSuLF+kbtQZ2Bq2NgrdVKuoGPQI0K4KaMU8Yhzo2tsV9pApqP2HXf9RdrdeRSZ6FxgpylWtlekem9YxyixSWq0SW37FZo1vDOp0bMYoGEogCI/yVdwLl0kmx7incSh0gAGvU6TWuseuGk7d5wQiaGMRdUeh2wGnPOmTXNMLvo0cZFLQ3sI4RvN7WW
+)";
+constexpr char kTalosNdb1[] = R"(# There must always be one line in the file
+Win.Trojan.EOL-1:0:*:This ClamAV version has reached End of Life! Please upgrade to version 0.95 or later. For more information see  www.clamav.net/eol-clamav-094 and www.clamav.net/download:0:38
+)";
+constexpr char kTalosLdb1[] = R"(# There must always be one line in the file
+)";
 
 const Files kMembers = {{"COPYING", "text"},
                         {"test.info", "ClamAV-VDB:...\n"},
@@ -314,11 +419,186 @@ TEST(Cvd, UnsignedCudLoadsWithUnofficialNames) {
   EXPECT_NE((*refused)->report().problems[0].reason.find("unsigned"), std::string::npos);
 }
 
-TEST(Cvd, HeaderWithoutMd5IsRefusedWithAReason) {
-  // freshclam's rebuilt .cld: the header is the .info's first line, "X" for MD5 and dsig.
+TEST(Cvd, HeaderWithoutMd5NeedsAVerifiedInfo) {
+  // freshclam's rebuilt .cld: the header is the .info's first line, "X" for MD5 and dsig;
+  // kMembers' test.info is no signed .info.
   auto cld = ReadCvd(WithHeader(MakeBody(kMembers, false), "X", "X"));
   ASSERT_FALSE(cld.has_value());
-  EXPECT_NE(cld.error().find("freshclam"), std::string::npos);
+  EXPECT_NE(cld.error().find("test.info"), std::string::npos) << cld.error();
+  auto cud = ReadCvd(WithHeader(MakeBody(kMembers, false), "X", "X"), CvdKind::kUnsigned);
+  ASSERT_FALSE(cud.has_value());
+  EXPECT_NE(cud.error().find("no MD5"), std::string::npos) << cud.error();
+}
+
+TEST(CvdInfo, TalosKnownAnswers) {
+  ASSERT_EQ(&TrustedInfoKey(), &TalosInfoKey());
+  for (const char* text : {kTalosInfo1, kTalosInfo2}) {
+    auto info = ReadCvdInfo(text);
+    ASSERT_TRUE(info.has_value()) << info.error();
+    EXPECT_EQ(info->header.builder, "micasnyd");
+    EXPECT_EQ(info->header.md5, "X");
+    ASSERT_EQ(info->entries.size(), 2u);
+    EXPECT_EQ(info->entries[0].name, "test.ndb");
+    EXPECT_EQ(info->entries[0].size, 240u);
+    EXPECT_EQ(info->entries[1].sha256, "0748b843a1cea3242d70531083b84f877d8de398cfefe65509b5d3bb1e3bcb57");
+  }
+  auto first = ReadCvdInfo(kTalosInfo1);
+  EXPECT_EQ(first->header.version, 1u);
+  EXPECT_EQ(first->header.build_time, 1624388302u);
+  // The same check through VerifyInfoDsig: the digest of every line before DSIG.
+  const std::string_view text = kTalosInfo1;
+  const size_t dsig = text.find("DSIG:");
+  unsigned char digest[32];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), dsig, digest, &len, EVP_sha256(), nullptr);
+  const std::string_view sig = text.substr(dsig + 5, text.size() - dsig - 6);
+  EXPECT_TRUE(VerifyInfoDsig(digest, sig).ok()) << VerifyInfoDsig(digest, sig).message();
+  digest[31] ^= 1;
+  EXPECT_FALSE(VerifyInfoDsig(digest, sig).ok());
+  EXPECT_FALSE(VerifyInfoDsig(digest, sig, InfoSigner().key()).ok());
+}
+
+TEST(CvdInfo, TamperedTalosInfoIsRefused) {
+  const std::string genuine = kTalosInfo1;
+  auto refused = [](const std::string& text) {
+    auto info = ReadCvdInfo(text);
+    return info.has_value() ? std::string() : info.error();
+  };
+  std::string hash_changed = genuine;  // one digit of test.ndb's SHA-256
+  hash_changed[genuine.find("244a20") + 3] = 'b';
+  EXPECT_NE(refused(hash_changed).find("does not verify with Talos' .info key"), std::string::npos)
+      << refused(hash_changed);
+  std::string size_changed = genuine;
+  size_changed.replace(genuine.find(":240:"), 5, ":241:");
+  EXPECT_NE(refused(size_changed).find("does not verify"), std::string::npos);
+  std::string header_changed = genuine;  // version 1 -> 9
+  header_changed.replace(genuine.find(":1:0:81:"), 8, ":9:0:81:");
+  EXPECT_NE(refused(header_changed).find("does not verify"), std::string::npos);
+  std::string dsig_changed = genuine;
+  const size_t d = genuine.find("DSIG:") + 20;
+  dsig_changed[d] = dsig_changed[d] == 'a' ? 'b' : 'a';
+  EXPECT_NE(refused(dsig_changed).find("does not verify"), std::string::npos);
+  // The other genuine DSIG on this text.
+  const std::string other = kTalosInfo2;
+  std::string crossed = genuine.substr(0, genuine.find("DSIG:")) + other.substr(other.find("DSIG:"));
+  EXPECT_NE(refused(crossed).find("does not verify"), std::string::npos);
+  EXPECT_NE(refused(genuine.substr(0, genuine.find("DSIG:"))).find("no DSIG"), std::string::npos);
+  EXPECT_NE(refused(genuine.substr(genuine.find('\n') + 1)).find("header line first"), std::string::npos);
+  std::string blank_line = genuine;
+  blank_line.insert(genuine.find("test.ldb"), "\n");
+  EXPECT_NE(refused(blank_line).find("name:size:sha256"), std::string::npos);
+  // Lines after the DSIG line are not signed and not read, as in ClamAV.
+  EXPECT_TRUE(ReadCvdInfo(genuine + "anything\n").has_value());
+}
+
+TEST(CvdInfo, TestKeySignaturesVerifyOnlyWithThatKey) {
+  const std::string info = InfoSigner().MakeInfo(kRebuiltHeader, {{"a.ndb", "A:0:*:414243\n"}});
+  auto ok = ReadCvdInfo(info, InfoSigner().key());
+  ASSERT_TRUE(ok.has_value()) << ok.error();
+  EXPECT_EQ(ok->header.version, 7u);
+  ASSERT_EQ(ok->entries.size(), 1u);
+  EXPECT_EQ(ok->entries[0].size, 13u);
+  auto talos = ReadCvdInfo(info);
+  ASSERT_FALSE(talos.has_value());
+  EXPECT_NE(talos.error().find("Talos' .info key"), std::string::npos);
+  // A PSS signature of other text, and the Talos key's modulus is not the test key's.
+  std::string other = info;
+  other[other.find("a.ndb")] = 'b';
+  EXPECT_FALSE(ReadCvdInfo(other, InfoSigner().key()).has_value());
+  for (int i = 0; i < 8; ++i) {  // fresh salts each time: every one verifies
+    const std::string again = InfoSigner().MakeInfo(kRebuiltHeader, {{"a.ndb", std::to_string(i)}});
+    EXPECT_TRUE(ReadCvdInfo(again, InfoSigner().key()).has_value()) << i;
+  }
+}
+
+TEST(Cvd, FreshclamRebuiltCldVerifiesThroughTalosInfo) {
+  // test-1.cvd as freshclam would rebuild it into a .cld: the header is the .info's first
+  // line, "X" for MD5 and dsig; Talos' .info DSIG is what vouches for it.
+  const std::string info = kTalosInfo1;
+  std::string header = info.substr(0, info.find('\n'));
+  header.resize(512, ' ');
+  const Files genuine = {
+      {"COPYING", "GPL v2"}, {"test.info", info}, {"test.ndb", kTalosNdb1}, {"test.ldb", kTalosLdb1}};
+  for (bool gz : {false, true}) {
+    auto contents = ReadCvd(header + MakeBody(genuine, gz));
+    ASSERT_TRUE(contents.has_value()) << contents.error();
+    EXPECT_TRUE(contents->verified);
+    EXPECT_TRUE(contents->verified_by_info);
+    EXPECT_EQ(contents->files.size(), 4u);
+  }
+  auto with = [&](Files files) { return ReadCvd(header + MakeBody(files, false)); };
+  Files changed = genuine;  // same size, other bytes
+  changed[2].second[0] = '$';
+  auto r = with(changed);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().find("member 'test.ndb' does not match its SHA-256 in test.info"), std::string::npos)
+      << r.error();
+  changed = genuine;
+  changed[3].second += "Evil.Sig;Engine:51-255,Target:0;0;41424344\n";
+  r = with(changed);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().find("member 'test.ldb' has 87 bytes, test.info lists 44"), std::string::npos) << r.error();
+  changed = genuine;
+  changed.push_back({"extra.ndb", "Evil:0:*:41424344\n"});
+  r = with(changed);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().find("member 'extra.ndb' is not listed in test.info"), std::string::npos) << r.error();
+  changed = genuine;
+  changed.erase(changed.begin() + 1);
+  r = with(changed);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().find("no .info"), std::string::npos) << r.error();
+  // The header of another version than the .info's.
+  std::string newer = header;
+  newer.replace(newer.find(":1:0:81:"), 8, ":2:0:81:");
+  r = ReadCvd(newer + MakeBody(genuine, false));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().find("does not match the container's"), std::string::npos) << r.error();
+  // A .cud is never vouched for by its .info: its header needs an MD5.
+  EXPECT_FALSE(ReadCvd(header + MakeBody(genuine, false), CvdKind::kUnsigned).has_value());
+}
+
+TEST(Cvd, RebuiltCldLoadsWithOfficialNames) {
+  const ScopedInfoKeyForTesting trust(InfoSigner().key());
+  const Files members = {{"test.ign2", "Ignored.Sig\n"},
+                         {"test.ndb", "Test.Body-1:0:*:41424344\nIgnored.Sig:0:*:45464748\n"}};
+  for (const char* name : {"daily.cld", "daily.cvd"}) {
+    DatabaseBuilder b;
+    ASSERT_TRUE(b.AddSource(name, MakeRebuilt(members, std::string_view(name).ends_with("cvd"), {{"COPYING", "x"}}),
+                            false)
+                    .ok());
+    auto db = b.Build();
+    ASSERT_TRUE(db.has_value()) << db.error();
+    EXPECT_TRUE((*db)->report().problems.empty()) << (*db)->report().problems[0].reason;
+    EXPECT_EQ(Scan(*db, "..ABCDEFGH.."), std::vector<std::string>{"Test.Body-1"});
+  }
+}
+
+TEST(Cvd, RebuiltCldWithAnUnlistedMemberIsReportedAndTheRestLoads) {
+  const ScopedInfoKeyForTesting trust(InfoSigner().key());
+  DatabaseBuilder b;
+  const Files members = {{"test.ndb", "Test.Body-1:0:*:41424344\n"}};
+  ASSERT_TRUE(b.AddSource("daily.cld", MakeRebuilt(members, false, {{"smuggled.ndb", "Evil:0:*:45464748\n"}}), false)
+                  .ok());
+  ASSERT_TRUE(b.AddSource("ok.ndb", "B:0:*:444546\n", false).ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  ASSERT_EQ((*db)->report().problems.size(), 1u);
+  EXPECT_EQ((*db)->report().problems[0].file, "daily.cld");
+  EXPECT_NE((*db)->report().problems[0].reason.find("'smuggled.ndb' is not listed"), std::string::npos)
+      << (*db)->report().problems[0].reason;
+  EXPECT_EQ(Scan(*db, "..ABCDEFGH.."), std::vector<std::string>{"B.UNOFFICIAL"});
+}
+
+TEST(Cvd, RebuiltCldIsTrustedOnlyThroughTalosInfoKeyByDefault) {
+  DatabaseBuilder b;
+  ASSERT_TRUE(b.AddSource("daily.cld", MakeRebuilt({{"test.ndb", "Test.Body-1:0:*:41424344\n"}}, false), false).ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  ASSERT_EQ((*db)->report().problems.size(), 1u);
+  EXPECT_NE((*db)->report().problems[0].reason.find("Talos' .info key"), std::string::npos)
+      << (*db)->report().problems[0].reason;
+  EXPECT_TRUE(Scan(*db, "..ABCDEFGH..").empty());
 }
 
 TEST(Cvd, CorruptContainerIsReportedAndSkipped) {

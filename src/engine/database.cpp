@@ -399,9 +399,11 @@ Status DatabaseBuilder::Impl::LoadText(std::string_view file, std::string_view c
 
   if (ext == "cvd" || ext == "cld" || ext == "cud") {
     // A .cud is unsigned by design and loads with ".UNOFFICIAL" names, as in clamscan.
-    // A .cvd/.cld whose MD5 or dsig fails is refused whole; clamscan then stops loading
-    // altogether (exit 2), avkey reports it like any bad container and loads the rest.
-    auto members = ReadCvd(content, ext == "cud" ? CvdKind::kUnsigned : CvdKind::kSigned, TrustedCvdKey());
+    // A .cvd/.cld whose MD5 or dsig fails (or, with an "X" header, whose .info does) is
+    // refused whole; clamscan then stops loading altogether (exit 2), avkey reports it
+    // like any bad container and loads the rest.
+    auto members = ReadCvd(content, ext == "cud" ? CvdKind::kUnsigned : CvdKind::kSigned, TrustedCvdKey(),
+                           TrustedInfoKey());
     if (!members) {
       Problem(file, 0, members.error());
       return Status::Ok();
