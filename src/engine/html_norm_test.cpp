@@ -200,7 +200,8 @@ TEST(HtmlNorm, ScriptEncoderBlockEndsOutput) {
 }
 
 TEST(HtmlNorm, NulBytesAreDropped) {
-  const Out o = Norm(std::string("<html><sc\0ript>var A=1</scr\0ipt>Z", 35));
+  static constexpr char kIn[] = "<html><sc\0ript>var A=1</scr\0ipt>Z";
+  const Out o = Norm(std::string(kIn, sizeof kIn - 1));
   EXPECT_EQ(o.nc, "<html><script>vara=1</script>z");
   EXPECT_EQ(o.nt, " z");
 }
