@@ -227,6 +227,22 @@ std::vector<std::string> Scan(const std::shared_ptr<const Database>& db, std::st
   return names;
 }
 
+// Loads `bytes` as `name` beside a good .ndb: the container is refused with a reason
+// holding `why`, and the .ndb still loads and detects (the container's own signatures,
+// "ABC", "ABCD" or "EFGH", would fire on the same bytes had it loaded).
+void ExpectRefusedBesideAGoodFile(const std::string& name, const std::string& bytes, std::string_view why) {
+  DatabaseBuilder b;
+  ASSERT_TRUE(b.AddSource(name, bytes, false).ok());
+  ASSERT_TRUE(b.AddSource("ok.ndb", "B:0:*:444546\n", false).ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  const auto& problems = (*db)->report().problems;
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].file, name);
+  EXPECT_NE(problems[0].reason.find(why), std::string::npos) << problems[0].reason;
+  EXPECT_EQ(Scan(*db, "..ABCDEFGH.."), std::vector<std::string>{"B.UNOFFICIAL"});
+}
+
 TEST(Cvd, HeaderFields) {
   auto h = ParseCvdHeader(MakeContainer({{"x.ndb", "A:0:*:414243\n"}}, true));
   ASSERT_TRUE(h.has_value()) << h.error();
@@ -358,26 +374,11 @@ TEST(Cvd, TamperedSignatureIsReportedAndTheRestLoads) {
   const std::string md5 = Md5Hex(body);
   std::string dsig = Signer().Sign(md5);
   dsig[10] = dsig[10] == 'a' ? 'b' : 'a';
-  DatabaseBuilder b;
-  ASSERT_TRUE(b.AddSource("bad.cvd", WithHeader(body, md5, dsig), false).ok());
-  ASSERT_TRUE(b.AddSource("ok.ndb", "B:0:*:444546\n", false).ok());
-  auto db = b.Build();
-  ASSERT_TRUE(db.has_value()) << db.error();
-  ASSERT_EQ((*db)->report().problems.size(), 1u);
-  EXPECT_EQ((*db)->report().problems[0].file, "bad.cvd");
-  EXPECT_NE((*db)->report().problems[0].reason.find("dsig does not verify"), std::string::npos)
-      << (*db)->report().problems[0].reason;
-  EXPECT_EQ(Scan(*db, "..ABCDEF.."), std::vector<std::string>{"B.UNOFFICIAL"});
+  ExpectRefusedBesideAGoodFile("bad.cvd", WithHeader(body, md5, dsig), "dsig does not verify");
 }
 
 TEST(Cvd, OnlyTalosSignaturesAreTrustedByDefault) {
-  DatabaseBuilder b;
-  ASSERT_TRUE(b.AddSource("test.cvd", Signer().MakeSigned(kMembers, true), false).ok());
-  auto db = b.Build();
-  ASSERT_TRUE(db.has_value()) << db.error();
-  ASSERT_EQ((*db)->report().problems.size(), 1u);
-  EXPECT_NE((*db)->report().problems[0].reason.find("Talos"), std::string::npos);
-  EXPECT_TRUE(Scan(*db, "..ABCDEFGH..").empty());
+  ExpectRefusedBesideAGoodFile("test.cvd", Signer().MakeSigned(kMembers, true), "Talos");
 }
 
 TEST(Cvd, TamperedMd5IsRefused) {
@@ -578,39 +579,17 @@ TEST(Cvd, RebuiltCldWithAnUnlistedMemberIsReportedAndTheRestLoads) {
   const ScopedInfoKeyForTesting trust(InfoSigner().key());
   DatabaseBuilder b;
   const Files members = {{"test.ndb", "Test.Body-1:0:*:41424344\n"}};
-  ASSERT_TRUE(b.AddSource("daily.cld", MakeRebuilt(members, false, {{"smuggled.ndb", "Evil:0:*:45464748\n"}}), false)
-                  .ok());
-  ASSERT_TRUE(b.AddSource("ok.ndb", "B:0:*:444546\n", false).ok());
-  auto db = b.Build();
-  ASSERT_TRUE(db.has_value()) << db.error();
-  ASSERT_EQ((*db)->report().problems.size(), 1u);
-  EXPECT_EQ((*db)->report().problems[0].file, "daily.cld");
-  EXPECT_NE((*db)->report().problems[0].reason.find("'smuggled.ndb' is not listed"), std::string::npos)
-      << (*db)->report().problems[0].reason;
-  EXPECT_EQ(Scan(*db, "..ABCDEFGH.."), std::vector<std::string>{"B.UNOFFICIAL"});
+  ExpectRefusedBesideAGoodFile("daily.cld", MakeRebuilt(members, false, {{"smuggled.ndb", "Evil:0:*:45464748\n"}}),
+                               "'smuggled.ndb' is not listed");
 }
 
 TEST(Cvd, RebuiltCldIsTrustedOnlyThroughTalosInfoKeyByDefault) {
-  DatabaseBuilder b;
-  ASSERT_TRUE(b.AddSource("daily.cld", MakeRebuilt({{"test.ndb", "Test.Body-1:0:*:41424344\n"}}, false), false).ok());
-  auto db = b.Build();
-  ASSERT_TRUE(db.has_value()) << db.error();
-  ASSERT_EQ((*db)->report().problems.size(), 1u);
-  EXPECT_NE((*db)->report().problems[0].reason.find("Talos' .info key"), std::string::npos)
-      << (*db)->report().problems[0].reason;
-  EXPECT_TRUE(Scan(*db, "..ABCDEFGH..").empty());
+  ExpectRefusedBesideAGoodFile("daily.cld", MakeRebuilt({{"test.ndb", "Test.Body-1:0:*:41424344\n"}}, false),
+                               "Talos' .info key");
 }
 
 TEST(Cvd, CorruptContainerIsReportedAndSkipped) {
-  DatabaseBuilder b;
-  ASSERT_TRUE(b.AddSource("bad.cvd", MakeContainer({{"t.ndb", "A:0:*:414243\n"}}, true, true), false).ok());
-  ASSERT_TRUE(b.AddSource("ok.ndb", "B:0:*:444546\n", false).ok());
-  auto db = b.Build();
-  ASSERT_TRUE(db.has_value());
-  ASSERT_EQ((*db)->report().problems.size(), 1u);
-  EXPECT_EQ((*db)->report().problems[0].file, "bad.cvd");
-  EXPECT_NE((*db)->report().problems[0].reason.find("MD5"), std::string::npos);
-  EXPECT_EQ(Scan(*db, "..ABCDEF.."), std::vector<std::string>{"B.UNOFFICIAL"});
+  ExpectRefusedBesideAGoodFile("bad.cvd", MakeContainer({{"t.ndb", "A:0:*:414243\n"}}, true, true), "MD5");
   // Truncated body: MD5 mismatch too, never a crash.
   std::string cvd = MakeContainer({{"t.ndb", "A:0:*:414243\n"}}, true);
   EXPECT_FALSE(ReadCvd(cvd.substr(0, cvd.size() - 10)).has_value());
