@@ -24,6 +24,15 @@ Buf Cat(Buf a, const Buf& b) {
   return a;
 }
 Buf Repeat(char c, size_t n) { return Buf(n, static_cast<uint8_t>(c)); }
+// ASCII text as UTF-16, big- or little-endian, without a byte-order mark.
+Buf Utf16(std::string_view s, bool be) {
+  Buf out;
+  for (char c : s) {
+    out.push_back(be ? 0 : static_cast<uint8_t>(c));
+    out.push_back(be ? static_cast<uint8_t>(c) : 0);
+  }
+  return out;
+}
 
 // Writes integers into a growing buffer, in one byte order.
 class Writer {
@@ -322,18 +331,10 @@ TEST(DetectFileType, HtmlMarkerDeepInAsciiTextMakesHtml) {
 }
 
 TEST(DetectFileType, Utf16Html) {
-  auto utf16 = [](std::string_view s, bool be) {
-    Buf out;
-    for (char c : s) {
-      out.push_back(be ? 0 : static_cast<uint8_t>(c));
-      out.push_back(be ? static_cast<uint8_t>(c) : 0);
-    }
-    return out;
-  };
-  EXPECT_EQ(DetectFileType(utf16("xx <html> hello", false)), TargetType::kHTML);
-  EXPECT_EQ(DetectFileType(Cat(B("\xfe\xff"), utf16("<html> hello", true))), TargetType::kHTML);
+  EXPECT_EQ(DetectFileType(Utf16("xx <html> hello", false)), TargetType::kHTML);
+  EXPECT_EQ(DetectFileType(Cat(B("\xfe\xff"), Utf16("<html> hello", true))), TargetType::kHTML);
   // clamscan: UTF-16 text is still target 7.
-  EXPECT_EQ(DetectFileType(Cat(B("\xff\xfe"), utf16("hello world text here", false))), TargetType::kText);
+  EXPECT_EQ(DetectFileType(Cat(B("\xff\xfe"), Utf16("hello world text here", false))), TargetType::kText);
 }
 
 TEST(DetectFileType, HtmlOriginSaysWhereTheMarkerWas) {
@@ -341,14 +342,6 @@ TEST(DetectFileType, HtmlOriginSaysWhereTheMarkerWas) {
     HtmlOrigin o = HtmlOrigin::kEarly;
     const TargetType t = DetectFileType(data, &o);
     return std::make_pair(t, o);
-  };
-  auto utf16 = [](std::string_view s, bool be) {
-    Buf out;
-    for (char c : s) {
-      out.push_back(be ? 0 : static_cast<uint8_t>(c));
-      out.push_back(be ? static_cast<uint8_t>(c) : 0);
-    }
-    return out;
   };
   using P = std::pair<TargetType, HtmlOrigin>;
   EXPECT_EQ(origin(B("plain text, no markup\n")), P(TargetType::kText, HtmlOrigin::kNone));
@@ -359,9 +352,9 @@ TEST(DetectFileType, HtmlOriginSaysWhereTheMarkerWas) {
             P(TargetType::kGraphics, HtmlOrigin::kGif));
   EXPECT_EQ(origin(Cat(B("GIF89a\x01\x01"), B("no markup"))), P(TargetType::kGraphics, HtmlOrigin::kNone));
   EXPECT_EQ(origin(Cat(B("\x89PNG\r\n\x1a\n"), B("<img src=x>"))), P(TargetType::kGraphics, HtmlOrigin::kNone));
-  EXPECT_EQ(origin(utf16("xx <html> hello", false)), P(TargetType::kHTML, HtmlOrigin::kUtf16Le));
-  EXPECT_EQ(origin(Cat(B("\xff\xfe"), utf16("<html> hello", false))), P(TargetType::kHTML, HtmlOrigin::kUtf16Le));
-  EXPECT_EQ(origin(Cat(B("\xfe\xff"), utf16("<html> hello", true))), P(TargetType::kHTML, HtmlOrigin::kUtf16BeBom));
+  EXPECT_EQ(origin(Utf16("xx <html> hello", false)), P(TargetType::kHTML, HtmlOrigin::kUtf16Le));
+  EXPECT_EQ(origin(Cat(B("\xff\xfe"), Utf16("<html> hello", false))), P(TargetType::kHTML, HtmlOrigin::kUtf16Le));
+  EXPECT_EQ(origin(Cat(B("\xfe\xff"), Utf16("<html> hello", true))), P(TargetType::kHTML, HtmlOrigin::kUtf16BeBom));
 }
 
 TEST(DetectFileType, TextHeuristicsFollowClamav) {
