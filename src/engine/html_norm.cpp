@@ -401,20 +401,7 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
                 continue;
               }
             } else {
-              // Up to three bytes; notags gets the middle byte again instead of the last
-              // (ClamAV writes c1 twice), a lone byte becomes NUL [observed, n12].
-              const uint8_t c0 = static_cast<uint8_t>(mb_ >> 16), c1 = static_cast<uint8_t>(mb_ >> 8),
-                            c2 = static_cast<uint8_t>(mb_);
-              if (c0) {
-                PutNc(c0);
-                PutNt(c0);
-              }
-              if (c0 || c1) {
-                PutNc(c1);
-                PutNt(c1);
-              }
-              PutNc(c2);
-              PutNt(c1);
+              EmitGroup(mb_, [this](uint8_t b) { PutNt(b); }, /*repeat_middle=*/true);
             }
             mb_ = 0;
             state_ = next_;
@@ -652,18 +639,7 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
                   continue;  // (no escape update, as libclamav)
                 }
               } else {
-                const uint8_t c0 = static_cast<uint8_t>(mb2_ >> 16), c1 = static_cast<uint8_t>(mb2_ >> 8),
-                              c2 = static_cast<uint8_t>(mb2_);
-                if (c0) {
-                  PutNc(c0);
-                  ValueAdd(c0);
-                }
-                if (c0 || c1) {
-                  PutNc(c1);
-                  ValueAdd(c1);
-                }
-                PutNc(c2);
-                ValueAdd(c2);
+                EmitGroup(mb2_, [this](uint8_t b) { ValueAdd(b); }, /*repeat_middle=*/false);
               }
               mb2_ = 0;
             }

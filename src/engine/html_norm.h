@@ -89,6 +89,24 @@ class HtmlNormalizer {
   void ValueAdd(uint8_t c) {
     if (value_len_ < kStrMax) value_[value_len_++] = c;
   }
+  // Writes a pending group of up to three 8-bit bytes (`mb`, oldest byte highest) to
+  // nocomment and through `second`; the last byte is written even when it is 0 (a lone
+  // byte that became NUL). `repeat_middle`: `second` gets the middle byte again instead
+  // of the last, as ClamAV's notags does [observed, n12].
+  template <typename Second>
+  void EmitGroup(uint32_t mb, Second second, bool repeat_middle) {
+    const auto c0 = static_cast<uint8_t>(mb >> 16), c1 = static_cast<uint8_t>(mb >> 8), c2 = static_cast<uint8_t>(mb);
+    if (c0) {
+      PutNc(c0);
+      second(c0);
+    }
+    if (c0 || c1) {
+      PutNc(c1);
+      second(c1);
+    }
+    PutNc(c2);
+    second(repeat_middle ? c1 : c2);
+  }
   static void Grow(std::vector<uint8_t>* v, size_t more);
   // The kSkipWs state run at once: its whitespace consumed and, if a byte follows in the
   // chunk, the move to next_ it would make there (saves a dispatch per tag boundary).
