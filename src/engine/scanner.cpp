@@ -363,7 +363,10 @@ struct Scanner::Impl {
   Status Scan(std::span<const uint8_t> bytes, const ScanContext& context, std::vector<Detection>* out) {
     out->clear();
     // clamscan does not scan layers of 5 bytes or less (differential family hash).
-    if (bytes.size() <= kMinScannedSize) return Status::Ok();
+    if (bytes.size() <= kMinScannedSize) {
+      type = TargetType::kAny;
+      return Status::Ok();
+    }
     ancestors = context.ancestors;
     HtmlOrigin origin = HtmlOrigin::kNone;
     type = DetectFileType(bytes, &origin);
@@ -402,5 +405,7 @@ Scanner::~Scanner() = default;
 Status Scanner::Scan(std::span<const uint8_t> data, const ScanContext& context, std::vector<Detection>* out) {
   return impl_->Scan(data, context, out);
 }
+
+TargetType Scanner::last_type() const { return impl_->type; }
 
 }  // namespace avkey::engine

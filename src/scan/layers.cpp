@@ -17,7 +17,6 @@
 #include <array>
 #include <cstring>
 
-#include "engine/filetype.h"
 #include "fmt/format.h"
 #include "scan/archive_sniff.h"
 #include "scan/binhex.h"
@@ -311,7 +310,7 @@ LayerScanner::Flow LayerScanner::ScanLayer(State& st, std::span<const uint8_t> d
     }
   }
   if (data.empty()) return Flow::kContinue;
-  return ScanContainer(st, data, depth);
+  return ScanContainer(st, data, scanner_.last_type(), depth);
 }
 
 // The budgets as they apply to one container being unpacked by an extractor (extract.h):
@@ -456,7 +455,7 @@ constexpr engine::LayerType kUuencoded[] = {{"CL_TYPE_UUENCODED"}};
 constexpr engine::LayerType kText[] = {{"CL_TYPE_TEXT_ASCII"}};
 }  // namespace
 
-LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_t> data,
+LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_t> data, engine::TargetType type,
                                                uint32_t depth) {
   for (const OwnFormat& f : kOwnFormats) {
     if (f.sniff(data)) {
@@ -470,7 +469,7 @@ LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_
   // Text that no reader took: uuencoded blocks and data: URIs anywhere in it.
   if (LooksLikeText(data)) {
     using Types = std::span<const engine::LayerType>;
-    PushTypes types(st.types, engine::DetectFileType(data) == engine::TargetType::kHTML ? Types(kHtmlDataUri)
+    PushTypes types(st.types, type == engine::TargetType::kHTML ? Types(kHtmlDataUri)
                               : StartsWith(data, "begin ")                             ? Types(kUuencoded)
                                                                                        : Types(kText));
     return RunExtractor(st, data, depth, ExtractText);

@@ -50,7 +50,8 @@ class LayerScanner {
   // Unpacks `data` if it is a container (avkey's own extractors first for the formats
   // they sniff, then libarchive, then encoded blocks in text) and scans each member
   // with ScanLayer(depth + 1). Not a container: does nothing.
-  Flow ScanContainer(State& st, std::span<const uint8_t> data, uint32_t depth);
+  // `type`: what the engine detected the data to be.
+  Flow ScanContainer(State& st, std::span<const uint8_t> data, engine::TargetType type, uint32_t depth);
   // libarchive's part of ScanContainer. *handled: false if libarchive read nothing.
   Flow ScanArchive(State& st, std::span<const uint8_t> data, uint32_t depth, bool* handled);
   // Runs one of avkey's extractors (extract.h) on `data` with every budget applied.

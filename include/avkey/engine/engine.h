@@ -163,6 +163,9 @@ class Scanner {
   // after the allow (.fp/.sfp) and ignore (.ign2) lists are applied.
   Status Scan(std::span<const uint8_t> data, const ScanContext& context,
               std::vector<Detection>* out);
+  // The type the last Scan() detected (kAny for a layer too small to be scanned), so a
+  // caller need not detect it again.
+  TargetType last_type() const;
 
  private:
   struct Impl;
