@@ -201,36 +201,47 @@ struct DatabaseBuilder::Impl {
                     bool allow);
   void LoadNdbLine(std::string_view file, uint64_t n, std::string_view line, bool official);
   void LoadLdbLine(std::string_view file, uint64_t n, std::string_view line, bool official);
-  Status AddBody(std::string_view pattern_text, const PatternOptions& options, bool wide_and_ascii,
-                 const SigOffset& offset, TargetType target, uint32_t sig, int32_t subsig);
+  // Appends to db->texts; returns where it starts.
+  uint32_t AddText(std::string_view text);
+  // Adds the body (two for ::wa) of `pattern_text`, which is stored at `text_offset`.
+  Status AddBody(std::string_view pattern_text, uint32_t text_offset, const PatternOptions& options,
+                 bool wide_and_ascii, const SigOffset& offset, TargetType target, uint32_t sig, int32_t subsig);
 };
 
-Status DatabaseBuilder::Impl::AddBody(std::string_view text, const PatternOptions& options,
+uint32_t DatabaseBuilder::Impl::AddText(std::string_view text) {
+  const size_t offset = db->texts.size();
+  if (offset + text.size() > UINT32_MAX) throw std::length_error("signature texts over 4 GiB");
+  db->texts.append(text);
+  return static_cast<uint32_t>(offset);
+}
+
+Status DatabaseBuilder::Impl::AddBody(std::string_view text, uint32_t text_offset, const PatternOptions& options,
                                       bool wide_and_ascii, const SigOffset& offset, TargetType target,
                                       uint32_t sig, int32_t subsig) {
-  auto seq = ParseHexPattern(text);
-  if (!seq) return Status::Error(seq.error());
-  // One variant, or two for ::wa (wide, then plain ASCII); no vector for the usual one.
-  TokenSeq second;
+  // One variant, or two for ::wa (wide, then plain ASCII).
   const bool two = options.wide && wide_and_ascii;
-  if (options.wide) {
-    if (two) second = std::move(*seq);
-    *seq = WidenPattern(two ? second : *seq);
-  }
   const size_t before = db->bodies.size();
   for (int k = 0; k < (two ? 2 : 1); ++k) {
-    PatternOptions o = options;
-    o.wide = options.wide && k == 0;  // the ::a variant (second) is plain ASCII
-    auto pattern = BodyPattern::Compile(std::move(k == 0 ? *seq : second), o, /*lean=*/true);  // Prepare()d in Build()
+    Body b;
+    b.offset = offset;
+    b.text_offset = text_offset;
+    b.text_size = static_cast<uint32_t>(text.size());
+    b.sig = sig;
+    b.subsig = subsig;
+    b.target = target;
+    b.flags = static_cast<uint8_t>((options.nocase ? Body::kNocase : 0) |
+                                   (options.wide && k == 0 ? Body::kWide : 0) |  // the ::a variant is plain
+                                   (options.fullword ? Body::kFullword : 0));
+    // Compiled here only to find what is wrong with it; a scan compiles it again on first use.
+    auto pattern = CompileBody(b, text, /*lean=*/true);
     if (!pattern) {
       db->bodies.resize(before);  // all variants or none
       return Status::Error(pattern.error());
     }
-    Body b{std::move(*pattern), offset, target, sig, subsig, false};
     // Offsets pinned to a small window are checked directly: cheaper than a
     // Vectorscan literal that would fire all over the file.
     b.direct = !offset.anywhere() && offset.kind != SigOffset::Kind::kSectionEntire && offset.shift <= 64;
-    db->bodies.push_back(std::move(b));
+    db->bodies.push_back(b);
   }
   if (offset.needs_exe()) db->needs_exe = true;
   return Status::Ok();
@@ -301,8 +312,12 @@ void DatabaseBuilder::Impl::LoadNdbLine(std::string_view file, uint64_t n, std::
   uint32_t sig = static_cast<uint32_t>(db->sigs.size());
   if (auto seq = ParseHexPattern(f[3]); seq && MinPatternLength(*seq) < 3)
     return Problem(file, n, "pattern too short (an .ndb body needs at least 3 bytes)");
-  Status s = AddBody(f[3], PatternOptions{}, false, *offset, static_cast<TargetType>(target), sig, -1);
-  if (!s.ok()) return Problem(file, n, s.message());
+  const size_t texts_before = db->texts.size();
+  Status s = AddBody(f[3], AddText(f[3]), PatternOptions{}, false, *offset, static_cast<TargetType>(target), sig, -1);
+  if (!s.ok()) {
+    db->texts.resize(texts_before);
+    return Problem(file, n, s.message());
+  }
   AddSig(f[0], EngineKind::kBody, official);
   ++report().body;
 }
@@ -326,7 +341,11 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
   bool has_pcre = false, has_byte_compare = false;
   const uint32_t logical_index = static_cast<uint32_t>(db->logicals.size());
   const size_t bodies_before = db->bodies.size();
+  const size_t texts_before = db->texts.size();
   const bool needs_exe_before = db->needs_exe;
+  // The line is kept whole (parsed again on first use); its body patterns are pieces of it.
+  const uint32_t line_offset = AddText(line);
+  size_t search_from = 0;
   for (size_t i = 0; i < ldb.subsigs.size(); ++i) {
     const LdbSubsig& ss = ldb.subsigs[i];
     Status s;
@@ -337,9 +356,20 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
                             std::to_string(static_cast<int>(ldb.tdb.target.value_or(TargetType::kAny))));
           break;
         }
-        s = AddBody(ss.pattern, PatternOptions{ss.nocase, ss.wide, ss.fullword}, ss.wide && ss.ascii,
-                    ss.offset, ldb.tdb.target.value_or(TargetType::kAny), logical_index,
-                    static_cast<int32_t>(i));
+        {
+          // The pattern as it appears in the line (any copy of the same bytes will do).
+          size_t at = line.find(ss.pattern, search_from);
+          uint32_t text_offset = 0;
+          if (at == std::string_view::npos) {
+            text_offset = AddText(ss.pattern);
+          } else {
+            text_offset = line_offset + static_cast<uint32_t>(at);
+            search_from = at + ss.pattern.size();
+          }
+          s = AddBody(ss.pattern, text_offset, PatternOptions{ss.nocase, ss.wide, ss.fullword},
+                      ss.wide && ss.ascii, ss.offset, ldb.tdb.target.value_or(TargetType::kAny), logical_index,
+                      static_cast<int32_t>(i));
+        }
         break;
       case LdbSubsig::Kind::kPcre:
         has_pcre = true;
@@ -357,6 +387,7 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
     }
     if (!s.ok()) {
       db->bodies.resize(bodies_before);
+      db->texts.resize(texts_before);
       db->needs_exe = needs_exe_before;
       return Problem(file, n, fmt::format("subsignature {}: {}", i, s.message()));
     }
@@ -365,14 +396,8 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
   const uint32_t count_base = db->subsig_slots;
   db->subsig_slots += static_cast<uint32_t>(ldb.subsigs.size());
   const uint32_t sig = AddSig(ldb.name, EngineKind::kLogical, official);
-  // The texts were needed to load it, not to scan: the name is in sig_names now and the
-  // body patterns are compiled (a 40k-signature .ldb kept ~10 MB of them).
-  std::string().swap(ldb.name);
-  std::string().swap(ldb.expression_text);
-  for (LdbSubsig& ss : ldb.subsigs) {
-    if (ss.kind == LdbSubsig::Kind::kBody) std::string().swap(ss.pattern);
-  }
-  db->logicals.push_back(Logical{std::move(ldb), sig, count_base, has_pcre, has_byte_compare});
+  db->logicals.push_back(Logical{line_offset, static_cast<uint32_t>(line.size()), sig, count_base,
+                                 static_cast<uint32_t>(ldb.subsigs.size()), has_pcre, has_byte_compare});
   ++report().logical;
 }
 
@@ -631,6 +656,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   ReleaseSlack(db.sig_names);
   ReleaseSlack(db.bodies);
   ReleaseSlack(db.logicals);
+  ReleaseSlack(db.texts);
   unsigned char md[32];
   unsigned int len = 0;
   EVP_DigestFinal_ex(impl_->identity.get(), md, &len);
@@ -656,11 +682,14 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       if (b.direct) continue;
       bool exact = false;
       std::string e;
-      unsigned f = HS_FLAG_DOTALL | (b.pattern.nocase() ? HS_FLAG_CASELESS : 0);
+      // Compiled again only for its regex, then dropped (a scan compiles what it needs).
+      auto pattern = CompileBody(b, db.Text(b.text_offset, b.text_size), /*lean=*/true);
+      if (!pattern) return false;  // loaded once, so it cannot fail now
+      unsigned f = HS_FLAG_DOTALL | (pattern->nocase() ? HS_FLAG_CASELESS : 0);
       if (anchor_only[i]) {
-        for (unsigned char ch : b.pattern.anchor()) e += fmt::format("\\x{:02x}", ch);
+        for (unsigned char ch : pattern->anchor()) e += fmt::format("\\x{:02x}", ch);
       } else {
-        e = b.pattern.Regex(&exact);
+        e = pattern->Regex(&exact);
         if (e.empty()) continue;  // can never match
         // One report is enough for an .ndb signature whose regex is exact.
         if (exact && b.subsig < 0 && b.offset.anywhere()) f |= HS_FLAG_SINGLEMATCH;
@@ -670,6 +699,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       ids.push_back(static_cast<unsigned>(db.hs_ids.size()));
       db.hs_ids.push_back({i, anchor_only[i] != 0});
     }
+    return true;
   };
   // Text layers are normalised only when some body can match the normalised form (the
   // copy costs a hash-only set 7% of a scan).
@@ -704,7 +734,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
         db.report.cache_state = cached.error();
       }
     }
-    if (!db.hs_db) collect();
+    if (!db.hs_db && !collect()) return Fail("a body pattern that loaded no longer compiles");
     for (const auto& e : escaped) exprs.push_back(e.c_str());
     if (!db.hs_db && !exprs.empty()) {
       const hs_platform_info_t native = NativePlatform();
@@ -721,7 +751,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
         if (bad < 0 || static_cast<size_t>(bad) >= db.hs_ids.size() || db.hs_ids[bad].anchor_only)
           return Fail("Vectorscan compile failed: " + msg);
         anchor_only[db.hs_ids[bad].body] = 1;
-        collect();
+        if (!collect()) return Fail("a body pattern that loaded no longer compiles");
         exprs.clear();
         for (const auto& e : escaped) exprs.push_back(e.c_str());
       }
@@ -751,16 +781,15 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       }
     }
   }
-  // Each pattern is kept in the one form its verifier uses (BodyPattern::Prepare): the
-  // 100k-hash + 5k-body + 40k-logical set of issue 2 built 151k patterns four ways each.
-  std::vector<uint8_t> anchor_use(db.bodies.size(), 0);
-  for (const auto& e : db.hs_ids) anchor_use[e.body] = e.anchor_only ? 1 : 0;
-  for (uint32_t i = 0; i < db.bodies.size(); ++i) {
-    Body& b = db.bodies[i];
-    b.pattern.Prepare(b.direct ? BodyPattern::Use::kWindow
-                      : anchor_use[i] ? BodyPattern::Use::kAnchor
-                                      : BodyPattern::Use::kEnd);
+  // Each pattern is compiled, on first use, in the one form its verifier uses
+  // (BodyPattern::Prepare): issue 2's 100k-hash + 5k-body + 40k-logical set built 151k
+  // patterns four ways each before that.
+  for (Body& b : db.bodies) b.use = b.direct ? BodyPattern::Use::kWindow : BodyPattern::Use::kEnd;
+  for (const auto& e : db.hs_ids) {
+    if (e.anchor_only) db.bodies[e.body].use = BodyPattern::Use::kAnchor;
   }
+  db.patterns.Reset(db.bodies.size());
+  db.parsed_logicals.Reset(db.logicals.size());
 
   impl_->yara.set_cache_identity(db.identity);
   auto yara = impl_->yara.Build();
@@ -778,6 +807,39 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   }
   db.yara_suffix = impl_->yara_unofficial ? ".UNOFFICIAL" : "";
   return std::shared_ptr<const Database>(std::make_shared<Database>(std::move(impl_->db)));
+}
+
+Result<BodyPattern> CompileBody(const Body& b, std::string_view text, bool lean) {
+  auto seq = ParseHexPattern(text);
+  if (!seq) return Fail(seq.error());
+  const PatternOptions options = b.options();
+  if (options.wide) *seq = WidenPattern(*seq);
+  return BodyPattern::Compile(std::move(*seq), options, lean);
+}
+
+const BodyPattern* Database::Impl::Pattern(uint32_t i) const {
+  return patterns.Get(i, [&]() -> std::unique_ptr<const BodyPattern> {
+    const Body& b = bodies[i];
+    auto compiled = CompileBody(b, Text(b.text_offset, b.text_size), /*lean=*/true);
+    if (!compiled) return nullptr;
+    compiled->Prepare(b.use);
+    return std::make_unique<const BodyPattern>(std::move(*compiled));
+  });
+}
+
+const LdbSignature* Database::Impl::Ldb(uint32_t i) const {
+  return parsed_logicals.Get(i, [&]() -> std::unique_ptr<const LdbSignature> {
+    const Logical& lg = logicals[i];
+    auto parsed = ParseLdbLine(Text(lg.text_offset, lg.text_size));
+    if (!parsed || parsed->subsigs.size() != lg.subsig_count) return nullptr;
+    // Only what a scan reads is kept.
+    std::string().swap(parsed->name);
+    std::string().swap(parsed->expression_text);
+    for (LdbSubsig& ss : parsed->subsigs) {
+      if (ss.kind == LdbSubsig::Kind::kBody) std::string().swap(ss.pattern);
+    }
+    return std::make_unique<const LdbSignature>(std::move(*parsed));
+  });
 }
 
 Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -3,7 +3,9 @@
 
 #include <hs/hs.h>
 
+#include <atomic>
 #include <memory>
+#include <type_traits>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -40,21 +42,85 @@ struct SigInfo {
 };
 
 // One body pattern: an .ndb signature or one variant of an .ldb body subsignature.
+// Plain data: the pattern itself is kept as text (Database::Impl::texts) and compiled on
+// first use (Database::Impl::Pattern): a scan verifies a few thousand of the patterns at
+// most, and compiling all of them at load was most of a large set's start-up and memory
+// (issue 2's 40k-logical set: 0.5 s and ~150 MB of token sequences).
 struct Body {
-  BodyPattern pattern;
+  enum Flags : uint8_t { kNocase = 1, kWide = 2, kFullword = 4 };
   SigOffset offset;
+  uint32_t text_offset = 0;  // the hex pattern, as written, in Database::Impl::texts
+  uint32_t text_size = 0;
+  uint32_t sig = 0;          // .ndb: index into sigs; .ldb: index into logicals
+  int32_t subsig = -1;       // -1 for .ndb; subsignature index for .ldb
   TargetType target = TargetType::kAny;
-  uint32_t sig = 0;        // .ndb: index into sigs; .ldb: index into logicals
-  int32_t subsig = -1;     // -1 for .ndb; subsignature index for .ldb
+  uint8_t flags = 0;
+  BodyPattern::Use use = BodyPattern::Use::kAll;  // what it is verified with (set by Build)
   bool direct = false;     // verified at its offset window without Vectorscan
+  PatternOptions options() const {
+    return PatternOptions{(flags & kNocase) != 0, (flags & kWide) != 0, (flags & kFullword) != 0};
+  }
 };
+static_assert(std::is_trivially_copyable_v<Body>);
 
+// Compiles a body's pattern text: the same steps, and so the same errors, at load and at
+// first use. `lean` keeps the forward form only (BodyPattern::Compile).
+Result<BodyPattern> CompileBody(const Body& b, std::string_view text, bool lean);
+
+// One .ldb signature. Its line is kept as text (Database::Impl::texts) and parsed on
+// first use (Database::Impl::Ldb), when one of its body subsignatures matched.
 struct Logical {
-  LdbSignature ldb;
-  uint32_t sig;            // index into sigs
-  uint32_t count_base;     // first slot in the scanner's per-subsig arrays
-  bool has_pcre;
-  bool has_byte_compare;
+  uint32_t text_offset = 0;  // the whole .ldb line
+  uint32_t text_size = 0;
+  uint32_t sig = 0;          // index into sigs
+  uint32_t count_base = 0;   // first slot in the scanner's per-subsig arrays
+  uint32_t subsig_count = 0;
+  bool has_pcre = false;
+  bool has_byte_compare = false;
+};
+static_assert(std::is_trivially_copyable_v<Logical>);
+
+// Objects made on first use by threads sharing a Database: the first to finish
+// publishes; a thread that lost the race deletes its own copy.
+template <typename T>
+class LazySlots {
+ public:
+  LazySlots() = default;
+  LazySlots(const LazySlots&) = delete;
+  LazySlots& operator=(const LazySlots&) = delete;
+  ~LazySlots() { Clear(); }
+  void Reset(size_t n) {
+    Clear();
+    slots_ = std::make_unique<std::atomic<const T*>[]>(n);
+    size_ = n;
+  }
+  size_t size() const { return size_; }
+  template <typename Make>
+  const T* Get(size_t i, Make&& make) const {
+    const T* p = slots_[i].load(std::memory_order_acquire);
+    if (p != nullptr) return p;
+    std::unique_ptr<const T> made = make();
+    if (!made) return nullptr;
+    const T* expected = nullptr;
+    if (slots_[i].compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel))
+      return made.release();
+    return expected;  // another thread's copy won; ours is freed
+  }
+  // How many have been made so far.
+  size_t made() const {
+    size_t n = 0;
+    for (size_t i = 0; i < size_; ++i) n += slots_[i].load(std::memory_order_relaxed) != nullptr;
+    return n;
+  }
+
+ private:
+  void Clear() {
+    for (size_t i = 0; i < size_; ++i) delete slots_[i].load(std::memory_order_relaxed);
+    slots_.reset();
+    size_ = 0;
+  }
+  std::unique_ptr<std::atomic<const T*>[]> slots_;
+  size_t size_ = 0;
 };
 
 struct Database::Impl {
@@ -68,7 +134,15 @@ struct Database::Impl {
   HashIndex hashes;        // whole-layer hashes (.hdb .hsb)
   HashIndex section_hashes;  // PE section hashes (.mdb .msb)
   HashIndex allow;         // .fp .sfp
+  HugeString texts;        // body patterns and .ldb lines, as written (Body, Logical)
+  std::string_view Text(uint32_t offset, uint32_t size) const {
+    return std::string_view(texts).substr(offset, size);
+  }
   HugeVector<Body> bodies;
+  LazySlots<BodyPattern> patterns;       // per body, compiled on first use
+  // The compiled pattern of body `i`, or null if its text does not compile (impossible
+  // for a text that loaded; the caller reports it rather than treating it as clean).
+  const BodyPattern* Pattern(uint32_t i) const;
   std::vector<uint32_t> direct_bodies;   // indexes of bodies with direct == true
   // Vectorscan id -> body index and how its hits are verified: the whole pattern
   // as a regex (hit = match end, VerifyEnd), or its anchor literal (VerifyAt) for
@@ -80,6 +154,8 @@ struct Database::Impl {
   std::vector<HsEntry> hs_ids;
   HsDatabasePtr hs_db;
   HugeVector<Logical> logicals;
+  LazySlots<LdbSignature> parsed_logicals;  // per logical, parsed on first use
+  const LdbSignature* Ldb(uint32_t i) const;
   uint32_t subsig_slots = 0;             // total subsignatures over all logicals
   std::shared_ptr<const YaraRules> yara;
   bool needs_exe = false;                // some signature uses EP/S offsets or section hashes

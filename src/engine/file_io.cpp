@@ -1,6 +1,7 @@
 #include "engine/file_io.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,5 +44,45 @@ int ReadWhole(const std::filesystem::path& path, String* out) {
 
 int ReadWholeFile(const std::filesystem::path& path, std::string* out) { return ReadWhole(path, out); }
 int ReadWholeFile(const std::filesystem::path& path, HugeString* out) { return ReadWhole(path, out); }
+
+MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
+  if (this != &o) {
+    this->~MappedFile();
+    data_ = o.data_;
+    size_ = o.size_;
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+int MappedFile::Map(const std::filesystem::path& path) {
+  *this = MappedFile();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return errno;
+  struct stat st;
+  int err = 0;
+  if (::fstat(fd, &st) != 0) {
+    err = errno;
+  } else if (!S_ISREG(st.st_mode)) {
+    err = EINVAL;
+  } else if (st.st_size > 0) {
+    void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      err = errno;
+    } else {
+      data_ = p;
+      size_ = static_cast<size_t>(st.st_size);
+    }
+  }
+  ::close(fd);
+  return err;
+}
 
 }  // namespace avkey::engine

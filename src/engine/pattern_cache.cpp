@@ -49,11 +49,11 @@ bool WriteAll(int fd, const char* p, size_t n) {
 Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::string& key,
                                 const std::string& identity) {
   CacheFile out;
-  HugeString& bytes = out.bytes;
-  if (int err = ReadWholeFile(dir / (key + ".avkc"), &bytes)) {
+  if (int err = out.bytes.Map(dir / (key + ".avkc"))) {
     if (err == ENOENT) return Fail("miss");
     return Fail(std::string("rejected: cannot read: ") + std::strerror(err));
   }
+  const std::string_view bytes = out.bytes.view();
   ByteReader in{bytes};
   const char* magic = in.Take(sizeof kMagic);
   if (!magic || std::memcmp(magic, kMagic, sizeof kMagic) != 0) return Fail("rejected: not an avkey cache file");

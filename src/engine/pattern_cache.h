@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "engine/database_impl.h"
+#include "engine/file_io.h"
 
 namespace avkey::engine {
 
@@ -56,10 +57,10 @@ struct ByteReader {
 // A cache file whose header, identity, writer version and checksum were checked: its
 // primary payload (the Vectorscan database, or libyara's compiled rules), then the rest.
 struct CacheFile {
-  HugeString bytes;
+  MappedFile bytes;
   size_t primary_offset = 0, primary_size = 0, rest_offset = 0;
-  std::string_view primary() const { return std::string_view(bytes).substr(primary_offset, primary_size); }
-  std::string_view rest() const { return std::string_view(bytes).substr(rest_offset); }
+  std::string_view primary() const { return bytes.view().substr(primary_offset, primary_size); }
+  std::string_view rest() const { return bytes.view().substr(rest_offset); }
 };
 // The file <dir>/<key>.avkc, or an error string starting "miss" or "rejected: ...".
 Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::string& key,

@@ -63,6 +63,7 @@ struct Scanner::Impl {
   std::vector<uint32_t> touched_slots;
   std::vector<uint8_t> logical_touched;
   std::vector<uint32_t> touched_logicals;
+  bool broken = false;  // a signature failed to compile on first use (ReportBroken)
   std::vector<std::string> yara_matches;
   // The layer being scanned.
   std::span<const uint8_t> data;
@@ -117,16 +118,23 @@ struct Scanner::Impl {
         if (e != HS_SUCCESS && status->ok()) *status = Status::Error("Vectorscan scan failed (" + std::to_string(e) + ")");
       }
     }
+    ReportBroken(status);
     for (uint32_t bi : d.direct_bodies) {
       const Body& b = d.bodies[bi];
       if (!TargetMatches(b.target) || (b.subsig < 0 && sig_hit[b.sig])) continue;
       auto w = ResolveOffset(b.offset, buf.size(), exe);
       if (!w) continue;
+      const BodyPattern* pattern = d.Pattern(bi);
+      if (pattern == nullptr) {
+        broken = true;
+        continue;
+      }
       uint64_t start = 0;
-      uint32_t n = b.pattern.MatchWindow(buf, w->first, w->last, b.subsig < 0 ? 1 : kMaxCountedHits,
-                                         &pattern_scratch, &start);
+      uint32_t n = pattern->MatchWindow(buf, w->first, w->last, b.subsig < 0 ? 1 : kMaxCountedHits,
+                                        &pattern_scratch, &start);
       if (n) Record(b, start, n);
     }
+    ReportBroken(status);
     exe = saved_exe;
     pass = Pass::kRaw;
   }
@@ -183,9 +191,14 @@ struct Scanner::Impl {
     if (b.subsig >= 0 && counts[d.logicals[b.sig].count_base + b.subsig] >= kMaxCountedHits) return;
     auto w = ResolveOffset(b.offset, data.size(), exe);
     if (!w) return;
+    const BodyPattern* pattern = d.Pattern(entry.body);
+    if (pattern == nullptr) {
+      broken = true;
+      return;
+    }
     uint64_t start = 0;
-    const bool ok = entry.anchor_only ? b.pattern.VerifyAt(data, end, w->first, w->last, &pattern_scratch, &start)
-                                      : b.pattern.VerifyEnd(data, end, w->first, w->last, &pattern_scratch, &start);
+    const bool ok = entry.anchor_only ? pattern->VerifyAt(data, end, w->first, w->last, &pattern_scratch, &start)
+                                      : pattern->VerifyEnd(data, end, w->first, w->last, &pattern_scratch, &start);
     if (ok) Record(b, start, 1);
   }
 
@@ -196,8 +209,15 @@ struct Scanner::Impl {
     return 0;  // keep going: --allmatch semantics
   }
 
-  bool LogicalApplies(const Logical& lg) const {
-    const TargetDescription& t = lg.ldb.tdb;
+  // A signature that loaded but did not compile (or parse) on first use: never taken
+  // for a clean result.
+  void ReportBroken(Status* status) {
+    if (broken && status->ok()) *status = Status::Error("a signature that loaded failed to compile on first use");
+    broken = false;
+  }
+
+  bool LogicalApplies(const LdbSignature& ldb) const {
+    const TargetDescription& t = ldb.tdb;
     if (t.target && !TargetMatches(*t.target)) return false;
     if (t.file_size && !t.file_size->Contains(layer_size)) return false;
     if (t.entry_point && (!exe || !exe->has_entry_point || !t.entry_point->Contains(exe->entry_point_offset)))
@@ -208,12 +228,19 @@ struct Scanner::Impl {
     return true;
   }
 
-  bool EvaluateLogical(const Logical& lg) {
-    if (!LogicalApplies(lg)) return false;
-    std::span<uint32_t> c(counts.data() + lg.count_base, lg.ldb.subsigs.size());
+  bool EvaluateLogical(uint32_t l) {
+    const Logical& lg = d.logicals[l];
+    const LdbSignature* parsed = d.Ldb(l);
+    if (parsed == nullptr) {
+      broken = true;
+      return false;
+    }
+    const LdbSignature& ldb = *parsed;
+    if (!LogicalApplies(ldb)) return false;
+    std::span<uint32_t> c(counts.data() + lg.count_base, ldb.subsigs.size());
     if (lg.has_pcre || lg.has_byte_compare) {
-      for (size_t i = 0; i < lg.ldb.subsigs.size(); ++i) {
-        const LdbSubsig& ss = lg.ldb.subsigs[i];
+      for (size_t i = 0; i < ldb.subsigs.size(); ++i) {
+        const LdbSubsig& ss = ldb.subsigs[i];
         uint32_t slot = lg.count_base + static_cast<uint32_t>(i);
         uint32_t result = 0;
         if (ss.kind == LdbSubsig::Kind::kPcre) {
@@ -221,7 +248,7 @@ struct Scanner::Impl {
             result = RunPcre(*ss.pcre, ss.offset, exe, data, pcre.get());
         } else if (ss.kind == LdbSubsig::Kind::kByteCompare) {
           uint32_t ref = lg.count_base + ss.byte_compare->subsig;
-          if (ss.byte_compare->subsig < lg.ldb.subsigs.size() && counts[ref] > 0)
+          if (ss.byte_compare->subsig < ldb.subsigs.size() && counts[ref] > 0)
             result = EvaluateByteCompare(*ss.byte_compare, data, first_start[ref]) ? 1 : 0;
         } else {
           continue;
@@ -230,7 +257,7 @@ struct Scanner::Impl {
         counts[slot] = result;
       }
     }
-    return lg.ldb.expression.Evaluate(c);
+    return ldb.expression.Evaluate(c);
   }
 
   void Reset() {
@@ -243,13 +270,13 @@ struct Scanner::Impl {
   }
 
   // Body and logical signatures found in the passes since the last Reset(), then Reset().
-  void CollectMatches(std::vector<Detection>* out) {
+  void CollectMatches(std::vector<Detection>* out, Status* status) {
     for (uint32_t sig : touched_sigs) out->push_back({std::string(d.SigName(sig)), EngineKind::kBody});
     for (uint32_t l : touched_logicals) {
-      const Logical& lg = d.logicals[l];
-      if (EvaluateLogical(lg)) out->push_back({std::string(d.SigName(lg.sig)), EngineKind::kLogical});
+      if (EvaluateLogical(l)) out->push_back({std::string(d.SigName(d.logicals[l].sig)), EngineKind::kLogical});
     }
     Reset();
+    ReportBroken(status);
   }
 
   void ScanYara(std::span<const uint8_t> buf, const ScanContext& context, TargetType t,
@@ -295,7 +322,7 @@ struct Scanner::Impl {
       ScanBodies(std::span<const uint8_t>(normalized.data(), n), Pass::kNormalized, status);
     }
     data = bytes;
-    CollectMatches(out);
+    CollectMatches(out, status);
     exe = nullptr;
     ScanYara(bytes, context, type, out, status);
   }
@@ -316,7 +343,7 @@ struct Scanner::Impl {
     ScanBodies(buf, Pass::kHtml, status);
     data = buf;
     pass = Pass::kHtml;  // for the .ldb target descriptions
-    CollectMatches(out);
+    CollectMatches(out, status);
     pass = Pass::kRaw;
     ScanYara(buf, context, TargetType::kHTML, out, status);
     if (out->size() > mark && !d.allow.empty() && d.allow.MayMatch(buf.size())) {
