@@ -355,6 +355,7 @@ int RunDbInfo(const std::vector<std::string>& dbs) {
   }
   std::printf("identity:                 %s\n", loaded->db->identity().c_str());
   std::printf("load time:                %.3f s\n", std::chrono::duration<double>(loaded->load_time).count());
+  std::printf("parsed-signature cache:   %s\n", r.parsed_cache.c_str());
   std::printf("compiled-pattern cache:   %s\n", r.cache_state.c_str());
   std::printf("YARA prefilter:           %s\n", r.yara_prefilter.c_str());
   std::printf("YARA compiled rules:      %s\n", r.yara_cache.c_str());

@@ -23,6 +23,7 @@
 #include "engine/cvd.h"
 #include "engine/database_impl.h"
 #include "engine/file_io.h"
+#include "engine/parsed_cache.h"
 #include "engine/pattern_cache.h"
 
 namespace avkey::engine {
@@ -134,6 +135,53 @@ bool IsSupportedExtension(const std::string& ext) {
          std::end(kExts);
 }
 
+// The identity covers file names without their directory: the same signatures are the
+// same set wherever they are (a console's store, a key), so a cache built at the console
+// is found on the key. Then come the content (possibly in pieces) and a NUL.
+void DigestName(EVP_MD_CTX* ctx, std::string_view file) {
+  size_t slash = file.find_last_of('/');
+  std::string_view name = slash == std::string_view::npos ? file : file.substr(slash + 1);
+  EVP_DigestUpdate(ctx, name.data(), name.size());
+  EVP_DigestUpdate(ctx, "\0", 1);
+}
+void DigestSource(EVP_MD_CTX* ctx, std::string_view file, std::string_view content) {
+  DigestName(ctx, file);
+  EVP_DigestUpdate(ctx, content.data(), content.size());
+  EVP_DigestUpdate(ctx, "\0", 1);
+}
+// The same over a file read in pieces through one reused buffer; 0 or an errno.
+int DigestFile(EVP_MD_CTX* ctx, const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return errno;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return EINVAL;
+  }
+  DigestName(ctx, path);
+  static thread_local std::vector<char> buf(1 << 20);
+  int err = 0;
+  for (;;) {
+    ssize_t got = ::read(fd, buf.data(), buf.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) err = errno;
+    if (got <= 0) break;
+    EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(got));
+  }
+  ::close(fd);
+  EVP_DigestUpdate(ctx, "\0", 1);
+  return err;
+}
+
+std::string FinalHex(EVP_MD_CTX* ctx) {
+  unsigned char md[32];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, md, &len);
+  return HexString(std::span<const uint8_t>(md, len));
+}
+
+bool IsYaraExtension(std::string_view ext) { return ext == "yar" || ext == "yara" || ext == "yarc"; }
+
 }  // namespace
 
 const char* EngineName(EngineKind kind) {
@@ -148,7 +196,20 @@ const char* EngineName(EngineKind kind) {
 
 struct DatabaseBuilder::Impl {
   std::unique_ptr<Database::Impl> db = std::make_unique<Database::Impl>();
+  // A source as added; read and parsed by Build() unless a parsed cache has its result.
+  struct Source {
+    std::string name;     // the path, or the in-memory name ("builtin.ndb")
+    bool from_file = false;
+    std::string content;  // in-memory sources only
+    bool official = false;
+  };
+  std::vector<Source> sources;
+  // SHA-256 over what AddPath()/AddSource() saw (the parsed cache is looked up by it), and
+  // over what the parse read (the Database's identity after a parse: a file changed in
+  // between is then identified by what was actually loaded).
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> lookup_identity{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> identity{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+  bool yara_in_container = false;  // then no parsed cache: its rules load from the parse only
   // Ignored names (.ign/.ign2): name -> md5 of the DB line, or empty for "any line".
   std::unordered_multimap<std::string, std::string> ignores;
   YaraCompiler yara;
@@ -180,18 +241,24 @@ struct DatabaseBuilder::Impl {
 
   uint32_t AddSig(std::string_view name, EngineKind engine, bool official) {
     const std::string_view suffix = official ? "" : ".UNOFFICIAL";
-    const size_t offset = db->sig_names.size();
+    const size_t offset = db->sig_names.own.size();
     if (offset + name.size() + suffix.size() > UINT32_MAX) throw std::length_error("signature names over 4 GiB");
-    db->sig_names.append(name).append(suffix);
-    db->sigs.push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(name.size() + suffix.size()), engine});
-    return static_cast<uint32_t>(db->sigs.size() - 1);
+    HugeVector<char>& names = db->sig_names.own;
+    names.insert(names.end(), name.begin(), name.end());
+    names.insert(names.end(), suffix.begin(), suffix.end());
+    db->sigs.own.push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(name.size() + suffix.size()), engine});
+    return static_cast<uint32_t>(db->sigs.own.size() - 1);
   }
 
   Status LoadText(std::string_view file, std::string_view content, bool official);
+  Status ParseSource(const Source& source);
+  // Parses every source, recording what each added to the report (for the parsed cache).
+  Status ParseSources(std::vector<ParsedSourceRecord>* records);
+  // Takes the tables from the parsed cache; false (and `why`) when there is none to use.
+  bool LoadFromParsedCache(const std::string& lookup, std::string* why);
   // A line format (IsLineFormat) read from disk in pieces; the same result as LoadText.
   Status LoadLineFile(const std::filesystem::path& path, bool official);
   void BeginFile(std::string_view file);
-  void EndFile();
   void ReserveForLines(std::string_view ext, size_t bytes, size_t lines);
   // Loads the lines of `content` (the last may lack its newline), numbering from
   // *line_number + 1.
@@ -209,9 +276,9 @@ struct DatabaseBuilder::Impl {
 };
 
 uint32_t DatabaseBuilder::Impl::AddText(std::string_view text) {
-  const size_t offset = db->texts.size();
+  const size_t offset = db->texts.own.size();
   if (offset + text.size() > UINT32_MAX) throw std::length_error("signature texts over 4 GiB");
-  db->texts.append(text);
+  db->texts.own.insert(db->texts.own.end(), text.begin(), text.end());
   return static_cast<uint32_t>(offset);
 }
 
@@ -220,7 +287,7 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, uint32_t text_offse
                                       uint32_t sig, int32_t subsig) {
   // One variant, or two for ::wa (wide, then plain ASCII).
   const bool two = options.wide && wide_and_ascii;
-  const size_t before = db->bodies.size();
+  const size_t before = db->bodies.own.size();
   for (int k = 0; k < (two ? 2 : 1); ++k) {
     Body b;
     b.offset = offset;
@@ -235,13 +302,13 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, uint32_t text_offse
     // Compiled here only to find what is wrong with it; a scan compiles it again on first use.
     auto pattern = CompileBody(b, text, /*lean=*/true);
     if (!pattern) {
-      db->bodies.resize(before);  // all variants or none
+      db->bodies.own.resize(before);  // all variants or none
       return Status::Error(pattern.error());
     }
     // Offsets pinned to a small window are checked directly: cheaper than a
     // Vectorscan literal that would fire all over the file.
     b.direct = !offset.anywhere() && offset.kind != SigOffset::Kind::kSectionEntire && offset.shift <= 64;
-    db->bodies.push_back(b);
+    db->bodies.own.push_back(b);
   }
   if (offset.needs_exe()) db->needs_exe = true;
   return Status::Ok();
@@ -309,13 +376,13 @@ void DatabaseBuilder::Impl::LoadNdbLine(std::string_view file, uint64_t n, std::
   }
   if (Ignored(f[0], line)) return;
   // Reserve the name only once the pattern compiles.
-  uint32_t sig = static_cast<uint32_t>(db->sigs.size());
+  uint32_t sig = static_cast<uint32_t>(db->sigs.own.size());
   if (auto seq = ParseHexPattern(f[3]); seq && MinPatternLength(*seq) < 3)
     return Problem(file, n, "pattern too short (an .ndb body needs at least 3 bytes)");
-  const size_t texts_before = db->texts.size();
+  const size_t texts_before = db->texts.own.size();
   Status s = AddBody(f[3], AddText(f[3]), PatternOptions{}, false, *offset, static_cast<TargetType>(target), sig, -1);
   if (!s.ok()) {
-    db->texts.resize(texts_before);
+    db->texts.own.resize(texts_before);
     return Problem(file, n, s.message());
   }
   AddSig(f[0], EngineKind::kBody, official);
@@ -339,9 +406,9 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
   if (ldb.tdb.handler_type) return Problem(file, n, "HandlerType is not supported");
   if (Ignored(ldb.name, line)) return;
   bool has_pcre = false, has_byte_compare = false;
-  const uint32_t logical_index = static_cast<uint32_t>(db->logicals.size());
-  const size_t bodies_before = db->bodies.size();
-  const size_t texts_before = db->texts.size();
+  const uint32_t logical_index = static_cast<uint32_t>(db->logicals.own.size());
+  const size_t bodies_before = db->bodies.own.size();
+  const size_t texts_before = db->texts.own.size();
   const bool needs_exe_before = db->needs_exe;
   // The line is kept whole (parsed again on first use); its body patterns are pieces of it.
   const uint32_t line_offset = AddText(line);
@@ -386,8 +453,8 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
         break;
     }
     if (!s.ok()) {
-      db->bodies.resize(bodies_before);
-      db->texts.resize(texts_before);
+      db->bodies.own.resize(bodies_before);
+      db->texts.own.resize(texts_before);
       db->needs_exe = needs_exe_before;
       return Problem(file, n, fmt::format("subsignature {}: {}", i, s.message()));
     }
@@ -396,31 +463,16 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
   const uint32_t count_base = db->subsig_slots;
   db->subsig_slots += static_cast<uint32_t>(ldb.subsigs.size());
   const uint32_t sig = AddSig(ldb.name, EngineKind::kLogical, official);
-  db->logicals.push_back(Logical{line_offset, static_cast<uint32_t>(line.size()), sig, count_base,
+  db->logicals.own.push_back(Logical{line_offset, static_cast<uint32_t>(line.size()), sig, count_base,
                                  static_cast<uint32_t>(ldb.subsigs.size()), has_pcre, has_byte_compare});
   ++report().logical;
 }
 
-void DatabaseBuilder::Impl::BeginFile(std::string_view file) {
-  db->report.files.emplace_back(file);
-  // The identity covers file names without their directory ("main.cvd//main.ndb"): the
-  // same signatures are the same set wherever they are (a console's store, a key), so a
-  // compiled cache built at the console is found on the key. Then come the content
-  // (possibly in pieces) and a NUL: EndFile().
-  std::string_view outer = file.substr(0, file.find("//"));
-  size_t slash = outer.find_last_of('/');
-  std::string_view name = slash == std::string_view::npos ? file : file.substr(slash + 1);
-  EVP_DigestUpdate(identity.get(), name.data(), name.size());
-  EVP_DigestUpdate(identity.get(), "\0", 1);
-}
-
-void DatabaseBuilder::Impl::EndFile() { EVP_DigestUpdate(identity.get(), "\0", 1); }
+void DatabaseBuilder::Impl::BeginFile(std::string_view file) { db->report.files.emplace_back(file); }
 
 Status DatabaseBuilder::Impl::LoadText(std::string_view file, std::string_view content, bool official) {
   const std::string ext = LowerExtension(file);
   BeginFile(file);
-  EVP_DigestUpdate(identity.get(), content.data(), content.size());
-  EndFile();
 
   if (ext == "cvd" || ext == "cld" || ext == "cud") {
     // A .cud is unsigned by design and loads with ".UNOFFICIAL" names, as in clamscan.
@@ -443,6 +495,8 @@ Status DatabaseBuilder::Impl::LoadText(std::string_view file, std::string_view c
     }
     return Status::Ok();
   }
+  if ((ext == "yar" || ext == "yara" || ext == "yarc") && file.find("//") != std::string_view::npos)
+    yara_in_container = true;
   if (ext == "yar" || ext == "yara") {
     auto slash = file.find_last_of('/');
     std::string_view base = slash == std::string_view::npos ? file : file.substr(slash + 1);
@@ -466,13 +520,13 @@ void DatabaseBuilder::Impl::ReserveForLines(std::string_view ext, size_t bytes, 
   // One signature per line: grow the tables once, not by doubling (each regrowth
   // copied and page-faulted them again; measured on a 100k-line .hdb).
   if (ext == "ign" || ext == "ign2") return;
-  ReserveMore(&db->sigs, lines);
-  if (ext == "ndb") ReserveMore(&db->bodies, lines);  // one body each (two for none: no ::w in .ndb)
+  ReserveMore(&db->sigs.own, lines);
+  if (ext == "ndb") ReserveMore(&db->bodies.own, lines);  // one body each (two for none: no ::w in .ndb)
   // .ldb: a few body subsignatures each; capacity never written is never faulted in, so
   // over-reserving costs address space, not memory.
   if (ext == "ldb") {
-    ReserveMore(&db->bodies, lines * 6);
-    ReserveMore(&db->logicals, lines);  // 352 bytes each: regrowth copied them ~17 times
+    ReserveMore(&db->bodies.own, lines * 6);
+    ReserveMore(&db->logicals.own, lines);  // 352 bytes each: regrowth copied them ~17 times
   }
   if (ext == "ndb" || ext == "ldb") return;
   HashIndex& index = (ext == "mdb" || ext == "msb") ? db->section_hashes
@@ -481,8 +535,8 @@ void DatabaseBuilder::Impl::ReserveForLines(std::string_view ext, size_t bytes, 
   index.Reserve(lines);
   // Names are at most the line minus the digest and size fields (and ".UNOFFICIAL").
   const size_t names = bytes - std::min(bytes, lines * 24) + lines * 11;
-  if (db->sig_names.size() + names > db->sig_names.capacity())
-    db->sig_names.reserve(std::max(db->sig_names.size() + names, 2 * db->sig_names.capacity()));
+  if (db->sig_names.own.size() + names > db->sig_names.own.capacity())
+    db->sig_names.own.reserve(std::max(db->sig_names.own.size() + names, 2 * db->sig_names.own.capacity()));
 }
 
 Status DatabaseBuilder::Impl::LoadLines(std::string_view file, std::string_view ext, std::string_view content,
@@ -546,6 +600,7 @@ Status DatabaseBuilder::Impl::LoadLineFile(const std::filesystem::path& path, bo
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return Status::Error(file + ": cannot read");
   BeginFile(file);
+  DigestName(identity.get(), file);
   // A small file gets a buffer its size: zero-filling 1 MiB of fresh memory costs ~3.5 ms
   // in 4 KiB pages (a huge page where the kernel has one: huge_pages.h).
   constexpr size_t kPiece = 1 << 20;
@@ -575,12 +630,13 @@ Status DatabaseBuilder::Impl::LoadLineFile(const std::filesystem::path& path, bo
     std::memmove(buf.data(), buf.data() + end, have - end);
     have -= end;
   }
-  EndFile();
+  EVP_DigestUpdate(identity.get(), "\0", 1);
   return Status::Ok();
 }
 
 DatabaseBuilder::DatabaseBuilder() : impl_(std::make_unique<Impl>()) {
   EVP_DigestInit_ex(impl_->identity.get(), EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(impl_->lookup_identity.get(), EVP_sha256(), nullptr);
 }
 DatabaseBuilder::~DatabaseBuilder() = default;
 
@@ -606,7 +662,9 @@ Status DatabaseBuilder::AddSource(std::string_view name, std::string_view conten
   if (impl_->built) return Status::Error("DatabaseBuilder used after Build()");
   if (!IsSupportedExtension(LowerExtension(name)))
     return Status::Error(std::string(name) + ": not a supported signature database type");
-  return impl_->LoadText(name, content, official);
+  DigestSource(impl_->lookup_identity.get(), name, content);
+  impl_->sources.push_back({std::string(name), false, std::string(content), official});
+  return Status::Ok();
 }
 
 Status DatabaseBuilder::AddPath(const std::filesystem::path& path) {
@@ -615,10 +673,11 @@ Status DatabaseBuilder::AddPath(const std::filesystem::path& path) {
     const std::string name = f.string();
     const std::string ext = LowerExtension(name);
     if (!IsSupportedExtension(ext)) return Status::Error(name + ": not a supported signature database type");
-    if (IsLineFormat(ext)) return impl_->LoadLineFile(f, false);
-    std::string content;
-    if (int err = ReadWholeFile(f, &content)) return Status::Error(name + ": cannot read: " + std::strerror(err));
-    return impl_->LoadText(name, content, false);
+    // Read now only for the identity; Build() parses it unless the parsed cache has it.
+    if (int err = DigestFile(impl_->lookup_identity.get(), name))
+      return Status::Error(name + ": cannot read" + (err == EINVAL ? std::string() : std::string(": ") + std::strerror(err)));
+    impl_->sources.push_back({name, true, "", false});
+    return Status::Ok();
   };
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
@@ -644,23 +703,107 @@ Status DatabaseBuilder::AddPath(const std::filesystem::path& path) {
   return add_file(path);
 }
 
+Status DatabaseBuilder::Impl::ParseSource(const Source& source) {
+  if (source.from_file) {
+    if (IsLineFormat(LowerExtension(source.name))) return LoadLineFile(source.name, source.official);
+    std::string content;
+    if (int err = ReadWholeFile(source.name, &content))
+      return Status::Error(source.name + ": cannot read: " + std::strerror(err));
+    DigestSource(identity.get(), source.name, content);
+    return LoadText(source.name, content, source.official);
+  }
+  DigestSource(identity.get(), source.name, source.content);
+  return LoadText(source.name, source.content, source.official);
+}
+
+Status DatabaseBuilder::Impl::ParseSources(std::vector<ParsedSourceRecord>* records) {
+  LoadReport& r = db->report;
+  for (const Source& source : sources) {
+    const size_t files = r.files.size(), problems = r.problems.size();
+    Status s = ParseSource(source);
+    if (!s.ok()) return s;
+    // Named relative to the source, so that a cache read where the files have moved
+    // (a key mounted elsewhere) reports them where they are now.
+    ParsedSourceRecord rec;
+    rec.yara = IsYaraExtension(LowerExtension(source.name));
+    for (size_t i = files; i < r.files.size(); ++i) rec.files.push_back(r.files[i].substr(source.name.size()));
+    for (size_t i = problems; i < r.problems.size(); ++i) {
+      LoadProblem p = r.problems[i];
+      p.file = p.file.starts_with(source.name) ? p.file.substr(source.name.size()) : "";
+      rec.problems.push_back(std::move(p));
+    }
+    records->push_back(std::move(rec));
+  }
+  db->hashes.Finalize();
+  db->section_hashes.Finalize();
+  db->allow.Finalize();
+  ReleaseSlack(db->sigs.own);  // all reserved from estimates (ReserveForLines)
+  ReleaseSlack(db->sig_names.own);
+  ReleaseSlack(db->bodies.own);
+  ReleaseSlack(db->logicals.own);
+  ReleaseSlack(db->texts.own);
+  db->sigs.Freeze();
+  db->sig_names.Freeze();
+  db->bodies.Freeze();
+  db->logicals.Freeze();
+  db->texts.Freeze();
+  db->identity = FinalHex(identity.get());
+  return Status::Ok();
+}
+
+bool DatabaseBuilder::Impl::LoadFromParsedCache(const std::string& lookup, std::string* why) {
+  std::vector<ParsedSourceRecord> records;
+  Status s = LoadParsedCache(cache_dir, lookup, db.get(), &records);
+  if (!s.ok()) {
+    *why = s.message();
+    return false;
+  }
+  // The sources are the same (the identity covers their names and contents); what each
+  // added to the report is replayed in order, and YARA files are loaded again (libyara's
+  // compiled rules have a cache of their own).
+  bool same = records.size() == sources.size();
+  for (size_t i = 0; same && i < records.size(); ++i) same = records[i].yara == IsYaraExtension(LowerExtension(sources[i].name));
+  if (!same) {
+    *why = "rejected: written for other sources";
+    return false;  // nothing replayed yet: a parse starts from a clean report
+  }
+  LoadReport& r = db->report;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Source& source = sources[i];
+    if (records[i].yara) {
+      // Problems reading it now are the load's to report, as a parse would.
+      Status st = ParseSource(source);
+      if (!st.ok()) Problem(source.name, 0, st.message());
+      continue;
+    }
+    for (const std::string& f : records[i].files) r.files.push_back(source.name + f);
+    for (LoadProblem& p : records[i].problems) {
+      p.file = source.name + p.file;
+      r.problems.push_back(std::move(p));
+    }
+  }
+  db->identity = lookup;
+  return true;
+}
+
 Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   if (impl_->built) return Fail("DatabaseBuilder::Build() called twice");
   impl_->built = true;
   Database::Impl& db = *impl_->db;
 
-  db.hashes.Finalize();
-  db.section_hashes.Finalize();
-  db.allow.Finalize();
-  ReleaseSlack(db.sigs);  // all reserved from estimates (ReserveForLines)
-  ReleaseSlack(db.sig_names);
-  ReleaseSlack(db.bodies);
-  ReleaseSlack(db.logicals);
-  ReleaseSlack(db.texts);
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(impl_->identity.get(), md, &len);
-  db.identity = HexString(std::span<const uint8_t>(md, len));
+  // Tables from the parsed cache, else from parsing the sources.
+  const std::string lookup = FinalHex(impl_->lookup_identity.get());
+  std::vector<ParsedSourceRecord> records;
+  bool warm = false;
+  if (!impl_->cache_dir.empty()) {
+    std::string why;
+    warm = impl_->LoadFromParsedCache(lookup, &why);
+    db.report.parsed_cache = warm ? "hit" : why;
+  }
+  if (!warm) {
+    Status s = impl_->ParseSources(&records);
+    if (!s.ok()) return Fail(s.message());
+  }
 
   // Vectorscan: one literal per body that is not checked directly.
   // Each body goes to Vectorscan as a regex over its whole pattern (a superset: the
@@ -784,10 +927,8 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   // Each pattern is compiled, on first use, in the one form its verifier uses
   // (BodyPattern::Prepare): issue 2's 100k-hash + 5k-body + 40k-logical set built 151k
   // patterns four ways each before that.
-  for (Body& b : db.bodies) b.use = b.direct ? BodyPattern::Use::kWindow : BodyPattern::Use::kEnd;
-  for (const auto& e : db.hs_ids) {
-    if (e.anchor_only) db.bodies[e.body].use = BodyPattern::Use::kAnchor;
-  }
+  db.anchor_only.assign(db.bodies.size(), 0);
+  for (const auto& e : db.hs_ids) db.anchor_only[e.body] = e.anchor_only ? 1 : 0;
   db.patterns.Reset(db.bodies.size());
   db.parsed_logicals.Reset(db.logicals.size());
 
@@ -806,6 +947,13 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
     db.report.yara_prefilter = "off (" + db.yara->prefilter_stats().off_reason + ")";
   }
   db.yara_suffix = impl_->yara_unofficial ? ".UNOFFICIAL" : "";
+  if (!warm && !impl_->cache_dir.empty() && !impl_->cache_read_only) {
+    if (impl_->yara_in_container) {
+      db.report.parsed_cache = "not written: a container holds YARA rules";
+    } else if (Status st = StoreParsedCache(impl_->cache_dir, db, records); !st.ok()) {
+      db.report.problems.push_back({impl_->cache_dir.string(), 0, "cache not written: " + st.message()});
+    }
+  }
   return std::shared_ptr<const Database>(std::make_shared<Database>(std::move(impl_->db)));
 }
 
@@ -822,7 +970,9 @@ const BodyPattern* Database::Impl::Pattern(uint32_t i) const {
     const Body& b = bodies[i];
     auto compiled = CompileBody(b, Text(b.text_offset, b.text_size), /*lean=*/true);
     if (!compiled) return nullptr;
-    compiled->Prepare(b.use);
+    compiled->Prepare(b.direct ? BodyPattern::Use::kWindow
+                      : anchor_only[i] ? BodyPattern::Use::kAnchor
+                                       : BodyPattern::Use::kEnd);
     return std::make_unique<const BodyPattern>(std::move(*compiled));
   });
 }

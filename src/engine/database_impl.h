@@ -12,6 +12,8 @@
 
 #include "avkey/engine/engine.h"
 #include "engine/body_pattern.h"
+#include "engine/file_io.h"
+#include "engine/frozen.h"
 #include "engine/hash_index.h"
 #include "engine/ldb.h"
 #include "engine/offset.h"
@@ -55,7 +57,6 @@ struct Body {
   int32_t subsig = -1;       // -1 for .ndb; subsignature index for .ldb
   TargetType target = TargetType::kAny;
   uint8_t flags = 0;
-  BodyPattern::Use use = BodyPattern::Use::kAll;  // what it is verified with (set by Build)
   bool direct = false;     // verified at its offset window without Vectorscan
   PatternOptions options() const {
     return PatternOptions{(flags & kNocase) != 0, (flags & kWide) != 0, (flags & kFullword) != 0};
@@ -126,19 +127,20 @@ class LazySlots {
 struct Database::Impl {
   LoadReport report;
   std::string identity;
-  HugeVector<SigInfo> sigs;
-  HugeString sig_names;    // every SigInfo's name, back to back
+  // The arrays below are filled by the builder, or read in place from a parsed cache
+  // file (parsed_cache.h), which `mapped` then keeps open.
+  MappedFile mapped;
+  Frozen<SigInfo> sigs;
+  Frozen<char> sig_names;  // every SigInfo's name, back to back
   std::string_view SigName(uint32_t sig) const {
-    return std::string_view(sig_names).substr(sigs[sig].name_offset, sigs[sig].name_size);
+    return AsText(sig_names).substr(sigs[sig].name_offset, sigs[sig].name_size);
   }
   HashIndex hashes;        // whole-layer hashes (.hdb .hsb)
   HashIndex section_hashes;  // PE section hashes (.mdb .msb)
   HashIndex allow;         // .fp .sfp
-  HugeString texts;        // body patterns and .ldb lines, as written (Body, Logical)
-  std::string_view Text(uint32_t offset, uint32_t size) const {
-    return std::string_view(texts).substr(offset, size);
-  }
-  HugeVector<Body> bodies;
+  Frozen<char> texts;      // body patterns and .ldb lines, as written (Body, Logical)
+  std::string_view Text(uint32_t offset, uint32_t size) const { return AsText(texts).substr(offset, size); }
+  Frozen<Body> bodies;
   LazySlots<BodyPattern> patterns;       // per body, compiled on first use
   // The compiled pattern of body `i`, or null if its text does not compile (impossible
   // for a text that loaded; the caller reports it rather than treating it as clean).
@@ -152,8 +154,9 @@ struct Database::Impl {
     bool anchor_only;
   };
   std::vector<HsEntry> hs_ids;
+  std::vector<uint8_t> anchor_only;      // per body: verified from its anchor (VerifyAt)
   HsDatabasePtr hs_db;
-  HugeVector<Logical> logicals;
+  Frozen<Logical> logicals;
   LazySlots<LdbSignature> parsed_logicals;  // per logical, parsed on first use
   const LdbSignature* Ldb(uint32_t i) const;
   uint32_t subsig_slots = 0;             // total subsignatures over all logicals

@@ -7,6 +7,11 @@
 
 #include <cerrno>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+#include <cstring>
+#include <string>
+
 namespace avkey::engine {
 
 namespace {
@@ -44,6 +49,40 @@ int ReadWhole(const std::filesystem::path& path, String* out) {
 
 int ReadWholeFile(const std::filesystem::path& path, std::string* out) { return ReadWhole(path, out); }
 int ReadWholeFile(const std::filesystem::path& path, HugeString* out) { return ReadWhole(path, out); }
+
+std::array<uint8_t, 16> CacheChecksum(std::string_view bytes) {
+  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  std::array<uint8_t, 16> out{};
+  std::memcpy(out.data(), &h.low64, 8);
+  std::memcpy(out.data() + 8, &h.high64, 8);
+  return out;
+}
+
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view data) {
+  const std::filesystem::path tmp = path.string() + ".tmp" + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Error(tmp.string() + ": " + std::strerror(errno));
+  bool ok = true;
+  while (ok && !data.empty()) {
+    ssize_t w = ::write(fd, data.data(), data.size());
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    if (ok) data.remove_prefix(static_cast<size_t>(w));
+  }
+  ok = ok && ::fsync(fd) == 0;
+  ok = (::close(fd) == 0) && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return Status::Error(path.string() + ": " + why);
+  }
+  const std::filesystem::path dir = path.parent_path().empty() ? "." : path.parent_path();
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
 
 MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   if (this != &o) {

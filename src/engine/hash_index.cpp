@@ -69,32 +69,37 @@ void HashIndex::Table<N>::Add(const Digest& digest, uint64_t size, uint32_t sig,
   Entry e{size, sig, kEnd, {}};
   std::copy_n(digest.begin(), N, e.digest.begin());
   if (size == kAnySize) {
-    any_size.push_back(e);
+    any_size.own.push_back(e);
     return;
   }
   if (*reserve_hint != 0) {
-    ReserveMore(&by_size, *reserve_hint);
+    ReserveMore(&by_size.own, *reserve_hint);
     *reserve_hint = 0;
   }
-  if (by_size.size() >= kEnd) throw std::length_error("more than 4G hash signatures of one type");
-  by_size.push_back(e);
+  if (by_size.own.size() >= kEnd) throw std::length_error("more than 4G hash signatures of one type");
+  by_size.own.push_back(e);
 }
 
 template <size_t N>
 void HashIndex::Table<N>::Finalize() {
-  if (by_size.empty()) return;
-  ReleaseSlack(by_size);  // reserved from an estimate of the line count
-  // A power of two at least as large as the entry count: chains of about one entry.
-  uint32_t bits = 1;
-  while ((size_t{1} << bits) < by_size.size()) ++bits;
-  shift = 64 - bits;
-  heads.assign(size_t{1} << bits, kEnd);
-  // Linked from the last entry back, so that each chain runs in load order.
-  for (size_t i = by_size.size(); i-- > 0;) {
-    uint32_t& head = heads[Bucket(by_size[i].size)];
-    by_size[i].next = head;
-    head = static_cast<uint32_t>(i);
+  any_size.Freeze();
+  HugeVector<Entry>& entries = by_size.own;
+  if (!entries.empty()) {
+    ReleaseSlack(entries);  // reserved from an estimate of the line count
+    // A power of two at least as large as the entry count: chains of about one entry.
+    uint32_t bits = 1;
+    while ((size_t{1} << bits) < entries.size()) ++bits;
+    shift = 64 - bits;
+    heads.own.assign(size_t{1} << bits, kEnd);
+    // Linked from the last entry back, so that each chain runs in load order.
+    for (size_t i = entries.size(); i-- > 0;) {
+      uint32_t& head = heads.own[Bucket(entries[i].size)];
+      entries[i].next = head;
+      head = static_cast<uint32_t>(i);
+    }
   }
+  by_size.Freeze();
+  heads.Freeze();
 }
 
 void HashIndex::Add(HashType type, const Digest& digest, uint64_t size, uint32_t sig) {

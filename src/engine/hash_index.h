@@ -13,6 +13,7 @@
 
 #include "avkey/engine/engine.h"  // HexString
 #include "avkey/engine/status.h"
+#include "engine/frozen.h"
 #include "engine/huge_pages.h"
 
 namespace avkey::engine {
@@ -72,6 +73,16 @@ class HashIndex {
   // Builds the lookup tables; call once after the last Add() and before any lookup.
   void Finalize();
   bool empty() const { return count_ == 0; }
+  // True when every index in the tables is in range (a table read from a cache file).
+  bool TablesValid(size_t sigs) const { return md5_.Valid(sigs) && sha1_.Valid(sigs) && sha256_.Valid(sigs); }
+  // Writes or reads (a cache file: parsed_cache.cpp) every table after Finalize().
+  template <typename Archive>
+  bool Visit(Archive& ar) {
+    uint64_t count = count_;
+    if (!md5_.Visit(ar) || !sha1_.Visit(ar) || !sha256_.Visit(ar) || !ar.Scalar(&count)) return false;
+    count_ = static_cast<size_t>(count);
+    return true;
+  }
   size_t size() const { return count_; }
   // True when some entry could match a layer of `size` bytes (no hashing needed otherwise).
   bool MayMatch(uint64_t size) const {
@@ -95,9 +106,9 @@ class HashIndex {
       uint32_t next;  // the next entry whose size hashes alike, or kEnd (fills padding)
       std::array<uint8_t, N> digest;
     };
-    HugeVector<Entry> by_size;    // load order; chained by Finalize()
-    std::vector<Entry> any_size;
-    HugeVector<uint32_t> heads;   // hash(size) -> first entry of its chain, or kEnd
+    Frozen<Entry> by_size;    // load order; chained by Finalize()
+    Frozen<Entry> any_size;
+    Frozen<uint32_t> heads;   // hash(size) -> first entry of its chain, or kEnd
     uint32_t shift = 64;
     const Entry* First(uint64_t size) const {
       if (heads.empty()) return nullptr;
@@ -122,6 +133,25 @@ class HashIndex {
     }
     void Add(const Digest& digest, uint64_t size, uint32_t sig, size_t* reserve_hint);
     void Finalize();
+    template <typename Archive>
+    bool Visit(Archive& ar) {
+      return ar.Array(&by_size) && ar.Array(&any_size) && ar.Array(&heads) && ar.Scalar(&shift);
+    }
+    // Every chain and signature index stays inside its array.
+    bool Valid(size_t sigs) const {
+      const size_t n = by_size.size();
+      for (const Entry& e : by_size) {
+        if (e.sig >= sigs || (e.next != kEnd && e.next >= n)) return false;
+      }
+      for (const Entry& e : any_size) {
+        if (e.sig >= sigs) return false;
+      }
+      for (uint32_t h : heads) {
+        if (h != kEnd && h >= n) return false;
+      }
+      if (n == 0) return heads.empty();
+      return shift >= 1 && shift <= 63 && heads.size() == (size_t{1} << (64 - shift));
+    }
   };
   Table<16> md5_;
   Table<20> sha1_;

@@ -1,7 +1,6 @@
 #include "engine/pattern_cache.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,33 +14,13 @@
 namespace avkey::engine {
 namespace {
 
-constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'H', 'S', '4'};
+constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'H', 'S', '5'};
 
 std::string WriterVersion() { return std::string("avkey " AVKEY_VERSION " vectorscan ") + hs_version(); }
-
-std::array<uint8_t, 32> Sha256(const char* p, size_t n) {
-  std::array<uint8_t, 32> d{};
-  unsigned int len = 0;
-  EVP_Digest(p, n, d.data(), &len, EVP_sha256(), nullptr);
-  return d;
-}
 
 template <typename T>
 void Put(std::string* out, T v) {
   out->append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-bool WriteAll(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
 }
 
 }  // namespace
@@ -62,11 +41,11 @@ Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::str
   const auto vlen = in.Get<uint32_t>();
   const char* v = in.Take(vlen);
   if (!v || std::string_view(v, vlen) != WriterVersion()) return Fail("rejected: written by another version");
-  const char* digest = in.Take(32);
+  const char* digest = in.Take(16);
   const auto plen = in.Get<uint64_t>();
   if (!in.ok || plen > bytes.size() - in.pos) return Fail("rejected: truncated");
   const size_t pos = in.pos;
-  if (Sha256(bytes.data() + pos, bytes.size() - pos) != *reinterpret_cast<const std::array<uint8_t, 32>*>(digest))
+  if (std::memcmp(CacheChecksum(bytes.substr(pos)).data(), digest, 16) != 0)
     return Fail("rejected: checksum mismatch (corrupt)");
   out.primary_offset = pos;
   out.primary_size = static_cast<size_t>(plen);
@@ -145,30 +124,13 @@ Status StoreCacheFile(const std::filesystem::path& dir, const std::string& key, 
   std::string tail;
   tail.reserve(primary.size() + rest.size());
   tail.append(primary).append(rest);
-  auto digest = Sha256(tail.data(), tail.size());
+  const auto digest = CacheChecksum(tail);
   out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
   Put<uint64_t>(&out, primary.size());
   out += tail;
-
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  const std::filesystem::path final_path = dir / (key + ".avkc");
-  const std::filesystem::path tmp = dir / (key + ".avkc.tmp" + std::to_string(::getpid()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error(tmp.string() + ": " + std::strerror(errno));
-  bool ok = WriteAll(fd, out.data(), out.size()) && ::fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok || ::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return Status::Error(final_path.string() + ": " + why);
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::Ok();
+  return WriteFileAtomically(dir / (key + ".avkc"), out);
 }
 
 Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string& key,

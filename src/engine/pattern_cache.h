@@ -1,10 +1,10 @@
 // On-disk cache of compiled Vectorscan databases and YARA rules. Internal to the engine.
 //
 // File <dir>/<key>.avkc (Vectorscan databases: <dir>/<key>-p<features>.avkc, below):
-//   "AVKEYHS4"                magic (8 bytes; bump on any layout or compiler change)
+//   "AVKEYHS5"                magic (8 bytes; bump on any layout or compiler change)
 //   identity                  64 hex chars: the signature set it was compiled from
 //   u32 version_len, version  avkey + Vectorscan version it was written by
-//   u8[32]                    SHA-256 of the payload
+//   u8[16]                    XXH3-128 of the payload (CacheChecksum, file_io.h)
 //   u64 payload_len, payload  the primary payload, then the rest of the file:
 //     Vectorscan patterns:    hs_serialize_database() output, then u32 count and
 //                             count x (u32 body, u8 anchor_only): the id -> body map

@@ -52,6 +52,10 @@ struct LoadReport {
   // any CPU, and why this CPU's was not used), "miss" (compiled and stored), or
   // "rejected: <why>" (present but corrupt/stale/other CPU: compiled again).
   std::string cache_state = "disabled";
+  // The parsed signature tables in the same cache (the next start maps them instead of
+  // parsing the sources): "disabled", "hit", "miss" (parsed and stored), "rejected: <why>"
+  // (parsed and stored again), or "not written: <why>".
+  std::string parsed_cache = "disabled";
   // YARA prefilter (files no source rule can match are not handed to libyara): "none" (no
   // YARA source rules), "on (N rules gated...)" or "off (<first reason>)".
   std::string yara_prefilter = "none";
@@ -98,17 +102,18 @@ class DatabaseBuilder {
   DatabaseBuilder& operator=(const DatabaseBuilder&) = delete;
 
   // Adds a signature file (format chosen by extension, as ClamAV does) or every
-  // supported file of a directory (sorted by name, not recursive).
-  // Per-signature problems go to the report; an error is returned only when the
-  // path itself cannot be read or holds no supported database.
+  // supported file of a directory (sorted by name, not recursive). The file is read now
+  // for the identity and parsed by Build(), unless the cache has its parsed tables.
+  // Per-signature problems go to the report at Build(); an error is returned here only
+  // when the path itself cannot be read or holds no supported database.
   Status AddPath(const std::filesystem::path& path);
   // Adds in-memory source text; `name` carries the extension ("builtin.ndb").
   // `official` sources are reported without the ".UNOFFICIAL" suffix.
   Status AddSource(std::string_view name, std::string_view content, bool official);
 
-  // Keeps compiled pattern databases in `dir`, keyed by the content hash of the
-  // sources and the library versions, so the next Build() with the same signatures
-  // skips compilation. A cache file that is corrupt, from another version or for
+  // Keeps compiled pattern databases and the parsed signature tables in `dir`, keyed by
+  // the content hash of the sources and the library versions, so the next Build() with
+  // the same signatures skips parsing and compilation. A cache file that is corrupt, from another version or for
   // another CPU is detected, ignored and replaced; it is never trusted unchecked.
   // With `read_only`, a cache file is used when it matches but never written (a signed
   // generation on a key ships the console's compiled patterns; the scanner must not add
@@ -138,8 +143,9 @@ class Database {
  public:
   ~Database();
   const LoadReport& report() const;
-  // Hex SHA-256 over the base names and contents of every source, in load order: the
-  // same set of signatures has the same identity wherever its files are.
+  // Hex SHA-256 over the base names and contents of every source added (a container
+  // counts as its bytes), in load order: the same set of signatures has the same
+  // identity wherever its files are.
   const std::string& identity() const;
 
   struct Impl;

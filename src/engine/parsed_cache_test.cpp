@@ -1,0 +1,308 @@
+// The parsed-signature cache (parsed_cache.h) and lazy compilation of patterns: a warm
+// start must give exactly what a parse gives, and refuse a damaged or foreign file.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "avkey/engine/engine.h"
+#include "engine/database_impl.h"
+#include "engine/parsed_cache.h"
+
+namespace avkey::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::vector<uint8_t> Bytes(std::string_view s) { return {s.begin(), s.end()}; }
+
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& tag) {
+    path = fs::temp_directory_path() / ("avkey-parsed-" + tag + "-" + std::to_string(::getpid()));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+void Write(const fs::path& p, std::string_view text) {
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+// One of every kind the cache holds, a bad line in each text format, an ignore list and
+// an allow list, and a YARA file (loaded at every start, not cached).
+void WriteSet(const fs::path& dir) {
+  Write(dir / "a.hdb",
+        "e8dc4081b13434b45189a720b77b6818:8:Hash.Abcdefgh\n"
+        "zz:8:Broken.Hash\n"
+        "ed076287532e86365e841e92bfc50d8c:12:Hash.Ignored\n");
+  Write(dir / "b.ndb",
+        "Body.Any:0:*:6e6565646c65{2-4}6f6e65\n"
+        "Body.Offset:0:3:4e4545444c45\n"
+        "Body.Broken:0:*:6e65zz65\n");
+  Write(dir / "c.ldb",
+        "Logical.Two;Engine:51-255,Target:0;0&1;6669727374;7365636f6e64::i\n"
+        "Logical.Pcre;Engine:81-255,Target:0;0&1;74726967676572;0/tr[i]gger\\d+/\n"
+        "Logical.Broken;Target:0;0&1;6669727374\n");
+  Write(dir / "d.ign2", "Hash.Ignored\n");
+  Write(dir / "e.fp", "0c1b6bc0d3e3c6a4a1b0d5bd7c0a5d24:5:Allowed\n");
+  Write(dir / "f.yar", "rule yara_needle { strings: $a = \"yneedle\" condition: $a }\n");
+}
+
+const std::vector<std::string> kSamples = {
+    "abcdefgh",                      // Hash.Abcdefgh
+    "xx needle--one xx",             // Body.Any
+    "abcNEEDLE...",                  // Body.Offset
+    "first and SECOND",              // Logical.Two
+    "trigger trigger42",             // Logical.Pcre
+    "a yneedle here",                // YARA
+    "Hello World!",                  // ignored hash
+    "nothing here at all",
+};
+
+struct Loaded {
+  std::shared_ptr<const Database> db;
+  LoadReport report;
+};
+
+Loaded Load(const fs::path& sigs, const fs::path& cache, bool read_only = false) {
+  DatabaseBuilder b;
+  b.SetCacheDirectory(cache, read_only);
+  EXPECT_TRUE(b.AddPath(sigs).ok());
+  auto db = b.Build();
+  EXPECT_TRUE(db.has_value()) << (db ? "" : db.error());
+  return {*db, (*db)->report()};
+}
+
+std::vector<std::vector<std::string>> ScanAll(const std::shared_ptr<const Database>& db) {
+  Scanner s(db);
+  std::vector<std::vector<std::string>> all;
+  for (const std::string& sample : kSamples) {
+    std::vector<Detection> out;
+    EXPECT_TRUE(s.Scan(Bytes(sample), {}, &out).ok()) << sample;
+    std::vector<std::string> names;
+    for (const Detection& d : out) names.push_back(d.name);
+    all.push_back(names);
+  }
+  return all;
+}
+
+std::vector<std::string> Problems(const LoadReport& r) {
+  std::vector<std::string> out;
+  for (const LoadProblem& p : r.problems) out.push_back(p.file + ":" + std::to_string(p.line) + ": " + p.reason);
+  return out;
+}
+
+void ExpectSameLoad(const Loaded& a, const Loaded& b) {
+  EXPECT_EQ(a.db->identity(), b.db->identity());
+  EXPECT_EQ(a.report.hash, b.report.hash);
+  EXPECT_EQ(a.report.body, b.report.body);
+  EXPECT_EQ(a.report.logical, b.report.logical);
+  EXPECT_EQ(a.report.yara, b.report.yara);
+  EXPECT_EQ(a.report.allow, b.report.allow);
+  EXPECT_EQ(a.report.ignore, b.report.ignore);
+  EXPECT_EQ(a.report.files, b.report.files);
+  EXPECT_EQ(Problems(a.report), Problems(b.report));
+  EXPECT_EQ(ScanAll(a.db), ScanAll(b.db));
+}
+
+fs::path ParsedFile(const fs::path& cache) {
+  for (const auto& e : fs::directory_iterator(cache)) {
+    if (e.path().filename().string().ends_with("-parsed.avkc")) return e.path();
+  }
+  return {};
+}
+
+TEST(ParsedCache, WarmStartGivesWhatAParseGives) {
+  TempDir sigs("sigs"), cache("cache");
+  WriteSet(sigs.path);
+  Loaded plain = Load(sigs.path, "");  // no cache at all
+  EXPECT_EQ(plain.report.parsed_cache, "disabled");
+  Loaded cold = Load(sigs.path, cache.path);
+  EXPECT_EQ(cold.report.parsed_cache, "miss");
+  ASSERT_FALSE(ParsedFile(cache.path).empty());
+  Loaded warm = Load(sigs.path, cache.path);
+  EXPECT_EQ(warm.report.parsed_cache, "hit");
+  EXPECT_EQ(warm.report.cache_state, "hit");
+  ExpectSameLoad(plain, cold);
+  ExpectSameLoad(cold, warm);
+  // The set really does what the samples say (so the comparison above compares something).
+  auto scans = ScanAll(warm.db);
+  EXPECT_THAT(scans[0], ::testing::ElementsAre("Hash.Abcdefgh.UNOFFICIAL"));
+  EXPECT_THAT(scans[1], ::testing::ElementsAre("Body.Any.UNOFFICIAL"));
+  EXPECT_THAT(scans[2], ::testing::ElementsAre("Body.Offset.UNOFFICIAL"));
+  EXPECT_THAT(scans[3], ::testing::ElementsAre("Logical.Two.UNOFFICIAL"));
+  EXPECT_THAT(scans[4], ::testing::ElementsAre("Logical.Pcre.UNOFFICIAL"));
+  EXPECT_THAT(scans[5], ::testing::ElementsAre("YARA.yara_needle.UNOFFICIAL"));
+  EXPECT_TRUE(scans[6].empty());
+  EXPECT_TRUE(scans[7].empty());
+  EXPECT_EQ(warm.report.problems.size(), 3u) << ::testing::PrintToString(Problems(warm.report));
+}
+
+TEST(ParsedCache, ProblemsNameTheFilesWhereTheyAreNow) {
+  TempDir a("where-a"), b("where-b"), cache("where-cache");
+  WriteSet(a.path);
+  WriteSet(b.path);
+  Loaded first = Load(a.path, cache.path);
+  Loaded moved = Load(b.path, cache.path);  // same names and contents: the same identity
+  EXPECT_EQ(moved.report.parsed_cache, "hit");
+  ASSERT_FALSE(moved.report.problems.empty());
+  for (const LoadProblem& p : moved.report.problems) EXPECT_TRUE(p.file.starts_with(b.path.string())) << p.file;
+  for (const std::string& f : moved.report.files) EXPECT_TRUE(f.starts_with(b.path.string())) << f;
+  ExpectSameLoad(Load(b.path, ""), moved);
+}
+
+TEST(ParsedCache, ChangedSourcesAreParsedAgain) {
+  TempDir sigs("changed"), cache("changed-cache");
+  WriteSet(sigs.path);
+  Loaded first = Load(sigs.path, cache.path);
+  Write(sigs.path / "b.ndb", "Body.New:0:*:6e6577626f6479\n");
+  Loaded second = Load(sigs.path, cache.path);
+  EXPECT_EQ(second.report.parsed_cache, "miss");
+  EXPECT_NE(first.db->identity(), second.db->identity());
+  Scanner s(second.db);
+  std::vector<Detection> out;
+  ASSERT_TRUE(s.Scan(Bytes("a newbody here"), {}, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name, "Body.New.UNOFFICIAL");
+}
+
+TEST(ParsedCache, DamageIsDetectedAndTheFileRebuilt) {
+  TempDir sigs("damage"), cache("damage-cache");
+  WriteSet(sigs.path);
+  Loaded cold = Load(sigs.path, cache.path);
+  const fs::path file = ParsedFile(cache.path);
+  ASSERT_FALSE(file.empty());
+  const auto size = fs::file_size(file);
+  struct Case {
+    const char* what;
+    std::function<void()> damage;
+    const char* state;
+  };
+  const std::vector<Case> cases = {
+      {"one byte in the tables",
+       [&] {
+         std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+         f.seekp(static_cast<std::streamoff>(size / 2));
+         char c = 0;
+         f.read(&c, 1);
+         f.seekp(static_cast<std::streamoff>(size / 2));
+         f.put(static_cast<char>(c ^ 0x40));
+       },
+       "rejected: checksum mismatch (corrupt)"},
+      {"cut short", [&] { fs::resize_file(file, size - 100); }, "rejected: truncated"},
+      {"not a cache", [&] { Write(file, "hello"); }, "rejected: not an avkey parsed cache"},
+      {"empty", [&] { Write(file, ""); }, "rejected: not an avkey parsed cache"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    c.damage();
+    Loaded again = Load(sigs.path, cache.path);
+    EXPECT_EQ(again.report.parsed_cache, c.state);
+    ExpectSameLoad(cold, again);
+    EXPECT_EQ(fs::file_size(file), size) << "written again";
+    EXPECT_EQ(Load(sigs.path, cache.path).report.parsed_cache, "hit");
+  }
+}
+
+TEST(ParsedCache, ReadOnlyCacheIsNeverWritten) {
+  TempDir sigs("ro"), cache("ro-cache");
+  WriteSet(sigs.path);
+  Loaded ro = Load(sigs.path, cache.path, /*read_only=*/true);
+  EXPECT_EQ(ro.report.parsed_cache, "miss");
+  EXPECT_TRUE(ParsedFile(cache.path).empty());
+  Load(sigs.path, cache.path);  // a writable cache fills it
+  EXPECT_EQ(Load(sigs.path, cache.path, /*read_only=*/true).report.parsed_cache, "hit");
+}
+
+// A file whose checksum is right but whose indexes are not (written by a faulty or
+// hostile writer) is refused before a scan could follow them.
+TEST(ParsedCache, IndexesOutsideTheTablesAreRefused) {
+  TempDir cache("index");
+  auto store = [&](auto&& damage) {
+    Database::Impl db;
+    db.identity = std::string(64, 'a');
+    db.sig_names.own = {'N', 'a', 'm', 'e'};
+    db.sigs.own.push_back({0, 4, EngineKind::kBody});
+    db.texts.own = {'6', '1', '6', '2', '6', '3'};
+    Body b;
+    b.text_size = 6;
+    b.sig = 0;
+    db.bodies.own.push_back(b);
+    damage(db);
+    db.sig_names.Freeze();
+    db.sigs.Freeze();
+    db.texts.Freeze();
+    db.bodies.Freeze();
+    db.logicals.Freeze();
+    db.hashes.Finalize();
+    db.section_hashes.Finalize();
+    db.allow.Finalize();
+    ASSERT_TRUE(StoreParsedCache(cache.path, db, {}).ok());
+  };
+  auto load = [&] {
+    Database::Impl into;
+    std::vector<ParsedSourceRecord> sources;
+    return LoadParsedCache(cache.path, std::string(64, 'a'), &into, &sources);
+  };
+  store([](Database::Impl&) {});
+  EXPECT_TRUE(load().ok()) << load().message();
+  store([](Database::Impl& db) { db.bodies.own[0].text_offset = 5; });
+  EXPECT_EQ(load().message(), "rejected: a body pattern points outside the tables");
+  store([](Database::Impl& db) { db.bodies.own[0].sig = 1; });
+  EXPECT_EQ(load().message(), "rejected: a body pattern points outside the tables");
+  store([](Database::Impl& db) { db.sigs.own[0].name_size = 5; });
+  EXPECT_EQ(load().message(), "rejected: a name lies outside the names");
+  store([](Database::Impl& db) { db.hashes.Add(HashType::kMd5, Digest{}, 10, 7); });
+  EXPECT_EQ(load().message(), "rejected: a hash table points outside the tables");
+  store([](Database::Impl& db) {
+    db.logicals.own.push_back(Logical{0, 6, 0, 0, 2, false, false});  // 2 subsigs, 0 slots
+  });
+  EXPECT_EQ(load().message(), "rejected: the subsignature count does not add up");
+  EXPECT_EQ(LoadParsedCache(cache.path, std::string(64, 'b'), nullptr, nullptr).message(), "miss");
+}
+
+// Patterns compile on first use from any thread; every thread sees every match.
+TEST(LazyPatterns, ThreadsRacingToCompileAgree) {
+  std::string ndb, ldb, sample;
+  for (int i = 0; i < 300; ++i) {
+    const std::string word = "token" + std::to_string(1000 + i) + "x";
+    std::string hex;
+    for (unsigned char c : word) hex += fmt::format("{:02x}", c);
+    ndb += fmt::format("N.{}:0:*:{}\n", i, hex);
+    ldb += fmt::format("L.{};Engine:51-255,Target:0;0&1;{};{}\n", i, hex, "7a7a7a");
+    sample += word + " ";
+  }
+  sample += "zzz";
+  DatabaseBuilder b;
+  ASSERT_TRUE(b.AddSource("t.ndb", ndb, false).ok());
+  ASSERT_TRUE(b.AddSource("t.ldb", ldb, false).ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value());
+  std::vector<std::vector<std::string>> seen(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < seen.size(); ++t) {
+    threads.emplace_back([&, t] {
+      Scanner s(*db);
+      std::vector<Detection> out;
+      EXPECT_TRUE(s.Scan(Bytes(sample), {}, &out).ok());
+      for (const Detection& d : out) seen[t].push_back(d.name);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(seen[0].size(), 600u);
+  for (size_t t = 1; t < seen.size(); ++t) EXPECT_EQ(seen[t], seen[0]);
+}
+
+}  // namespace
+}  // namespace avkey::engine
