@@ -107,13 +107,6 @@ class LazySlots {
       return made.release();
     return expected;  // another thread's copy won; ours is freed
   }
-  // How many have been made so far.
-  size_t made() const {
-    size_t n = 0;
-    for (size_t i = 0; i < size_; ++i) n += slots_[i].load(std::memory_order_relaxed) != nullptr;
-    return n;
-  }
-
  private:
   void Clear() {
     for (size_t i = 0; i < size_; ++i) delete slots_[i].load(std::memory_order_relaxed);
