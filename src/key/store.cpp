@@ -87,13 +87,21 @@ Result<Generation> VerifyGenerationDir(const std::string& public_key, const std:
     auto created = ParseTime(g.created_text);
     if (!created) return Fail(fmt::format("gen-{}: created: {}", number, created.error()));
     g.created = *created;
+    std::vector<char> buffer(size_t{1} << 20);
     for (const auto& f : m.at("files")) {
       std::string name = f.at("path").get<std::string>();
       if (!PlainName(name)) return Fail(fmt::format("gen-{}: manifest names '{}', not a plain file name", number, name));
       std::string path = JoinPath(g.dir, name);
-      auto content = platform::ReadFile(path, kMaxSignatureFileBytes);
-      if (!content) return Fail(fmt::format("gen-{}: {}", number, content.error()));
-      if (content->size() != f.at("size").get<uint64_t>() || Sha256Hex(*content) != f.at("sha256").get<std::string>()) {
+      // Hashed as it is read, through one buffer: the generation's cache files are tens of
+      // megabytes that the engine maps itself.
+      Sha256Stream digest;
+      uint64_t size = 0;
+      Status read = platform::ReadFileChunks(path, kMaxSignatureFileBytes, buffer, [&](std::string_view piece) {
+        digest.Update(piece);
+        size += piece.size();
+      });
+      if (!read.ok()) return Fail(fmt::format("gen-{}: {}", number, read.message()));
+      if (size != f.at("size").get<uint64_t>() || digest.FinishHex() != f.at("sha256").get<std::string>()) {
         return Fail(fmt::format("gen-{}: {} does not match its manifest (damaged or changed)", number, name));
       }
       g.listed.push_back(name);

@@ -103,43 +103,41 @@ std::vector<std::string> ListDirAt(int dir_fd) {
   return names;
 }
 
-Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {
+Status ReadFileChunks(const std::string& path, uint64_t max_size, std::span<char> buffer,
+                      const std::function<void(std::string_view)>& chunk) {
   // O_NONBLOCK: a FIFO or device planted where a file should be must not block the open
   // (it is then refused as not a regular file); it changes nothing for regular files.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return Errno("open", path, errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
   struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Errno("stat", path, err);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Fail(path + ": not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > max_size) {
-    ::close(fd);
-    return Fail(fmt::format("{}: larger than {} bytes", path, max_size));
-  }
-  std::string out;
-  char buf[65536];
+  if (::fstat(fd, &st) != 0) return Errno("stat", path, errno);
+  if (!S_ISREG(st.st_mode)) return Status::Error(path + ": not a regular file");
+  if (static_cast<uint64_t>(st.st_size) > max_size)
+    return Status::Error(fmt::format("{}: larger than {} bytes", path, max_size));
+  uint64_t total = 0;
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Errno("read", path, err);
+      return Errno("read", path, errno);
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max_size) {
-      ::close(fd);
-      return Fail(fmt::format("{}: larger than {} bytes", path, max_size));
-    }
+    total += static_cast<uint64_t>(n);
+    if (total > max_size) return Status::Error(fmt::format("{}: larger than {} bytes", path, max_size));
+    chunk(std::string_view(buffer.data(), static_cast<size_t>(n)));
   }
-  ::close(fd);
+  return Status::Ok();
+}
+
+Result<std::string> ReadFile(const std::string& path, uint64_t max_size) {
+  std::string out;
+  char buf[65536];
+  Status s = ReadFileChunks(path, max_size, buf, [&](std::string_view piece) { out.append(piece); });
+  if (!s.ok()) return Fail(s.message());
   return out;
 }
 

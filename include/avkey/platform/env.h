@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +41,10 @@ Status WriteFileDurably(Env* env, const std::string& path, std::string_view data
 
 // Reads a whole regular file of at most `max_size` bytes (larger: an error naming the limit).
 Result<std::string> ReadFile(const std::string& path, uint64_t max_size);
+// The same, handing each piece read into `buffer` to `chunk` instead of keeping it: for
+// files only hashed (a key's signature generation holds tens of megabytes of cache files).
+Status ReadFileChunks(const std::string& path, uint64_t max_size, std::span<char> buffer,
+                      const std::function<void(std::string_view)>& chunk);
 
 // "dir/name" without doubling a trailing '/'.
 std::string JoinPath(std::string_view dir, std::string_view name);
