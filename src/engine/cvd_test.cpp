@@ -12,6 +12,9 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -593,6 +596,65 @@ TEST(Cvd, CorruptContainerIsReportedAndSkipped) {
   // Truncated body: MD5 mismatch too, never a crash.
   std::string cvd = MakeContainer({{"t.ndb", "A:0:*:414243\n"}}, true);
   EXPECT_FALSE(ReadCvd(cvd.substr(0, cvd.size() - 10)).has_value());
+}
+
+}  // namespace
+}  // namespace avkey::engine
+
+namespace avkey::engine {
+namespace {
+
+// Containers go through the parsed-signature cache like plain files (parsed_cache.h): the
+// same names and problems from the cache, nothing cached for a container holding YARA
+// rules, and nothing trusted from a cache written under other container keys.
+TEST(Cvd, ContainersLoadFromTheParsedCache) {
+  const auto dir = std::filesystem::temp_directory_path() / ("avkey-cvd-cache-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  struct Cleanup {
+    std::filesystem::path d;
+    ~Cleanup() { std::filesystem::remove_all(d); }
+  } cleanup{dir};
+  auto build = [&](const std::string& name, const std::string& content) {
+    DatabaseBuilder b;
+    b.SetCacheDirectory(dir);
+    EXPECT_TRUE(b.AddSource(name, content, false).ok());
+    auto db = b.Build();
+    EXPECT_TRUE(db.has_value()) << (db ? "" : db.error());
+    return *db;
+  };
+  const std::string cud = MakeContainer(kMembers, true);
+  auto cold = build("test.cud", cud);
+  EXPECT_EQ(cold->report().parsed_cache, "miss");
+  auto warm = build("test.cud", cud);
+  EXPECT_EQ(warm->report().parsed_cache, "hit");
+  EXPECT_EQ(warm->report().files, cold->report().files);
+  EXPECT_EQ(warm->report().files.size(), 3u);  // the container, test.ign2 and test.ndb
+  EXPECT_EQ(warm->report().ignore, 1u);
+  EXPECT_EQ(Scan(warm, "..ABCDEFGH.."), std::vector<std::string>{"Test.Body-1.UNOFFICIAL"});
+
+  // YARA rules inside a container load only from a parse: nothing is written.
+  const std::string with_yara =
+      MakeContainer({{"test.ndb", "Test.Body-2:0:*:41424344\n"}, {"r.yar", "rule in_cud { strings: $a = \"yneedle\" condition: $a }\n"}}, true);
+  for (int i = 0; i < 2; ++i) {
+    auto db = build("yara.cud", with_yara);
+    EXPECT_EQ(db->report().parsed_cache, "not written: a container holds YARA rules") << "build " << i;
+    EXPECT_EQ(Scan(db, "a yneedle ABCD"), (std::vector<std::string>{"Test.Body-2.UNOFFICIAL", "YARA.in_cud.UNOFFICIAL"}));
+  }
+
+  // Loaded under a test key, the signed container is official; once that key is gone the
+  // cache written under it is not used, and the container is refused as a parse would.
+  const std::string cvd = Signer().MakeSigned(kMembers, true);
+  {
+    const ScopedCvdKeyForTesting trust(Signer().key());
+    build("test.cvd", cvd);
+    auto hit = build("test.cvd", cvd);
+    EXPECT_EQ(hit->report().parsed_cache, "hit");
+    EXPECT_EQ(Scan(hit, "..ABCDEFGH.."), std::vector<std::string>{"Test.Body-1"});
+  }
+  auto untrusted = build("test.cvd", cvd);
+  EXPECT_EQ(untrusted->report().parsed_cache, "rejected: loaded under other container keys");
+  EXPECT_TRUE(Scan(untrusted, "..ABCDEFGH..").empty());
+  ASSERT_EQ(untrusted->report().problems.size(), 1u);
 }
 
 }  // namespace
