@@ -137,15 +137,24 @@ bool VisitSources(Archive& ar, std::vector<ParsedSourceRecord>* sources) {
   return true;
 }
 
+// A bool read from a file must hold 0 or 1 (any other byte is undefined behaviour to load).
+bool ValidBool(const bool& b) {
+  uint8_t v = 0;
+  std::memcpy(&v, &b, 1);
+  return v <= 1;
+}
+
 std::string Validate(const Database::Impl& db) {
   const size_t names = db.sig_names.size(), texts = db.texts.size(), sigs = db.sigs.size();
   for (const SigInfo& s : db.sigs) {
-    if (s.name_offset > names || s.name_size > names - s.name_offset) return "a name lies outside the names";
+    if (s.name_offset > names || s.name_size > names - s.name_offset || static_cast<uint8_t>(s.engine) > 3)
+      return "a name lies outside the names";
   }
   uint64_t slots = 0;
   for (const Logical& lg : db.logicals) {
     if (lg.text_offset > texts || lg.text_size > texts - lg.text_offset || lg.sig >= sigs ||
-        lg.subsig_count > LogicExpr::kMaxSubsigs || lg.count_base != slots)
+        lg.subsig_count > LogicExpr::kMaxSubsigs || lg.count_base != slots || !ValidBool(lg.has_pcre) ||
+        !ValidBool(lg.has_byte_compare))
       return "a logical signature points outside the tables";
     slots += lg.subsig_count;
   }
@@ -155,7 +164,8 @@ std::string Validate(const Database::Impl& db) {
     if (b.text_offset > texts || b.text_size > texts - b.text_offset ||
         (in_logical ? b.sig >= db.logicals.size() || static_cast<uint32_t>(b.subsig) >= db.logicals[b.sig].subsig_count
                     : b.sig >= sigs || b.subsig != -1) ||
-        static_cast<uint8_t>(b.target) > 13 || static_cast<uint8_t>(b.offset.kind) > 6)
+        static_cast<uint8_t>(b.target) > 13 || static_cast<uint8_t>(b.offset.kind) > 6 || !ValidBool(b.direct) ||
+        b.flags > (Body::kNocase | Body::kWide | Body::kFullword))
       return "a body pattern points outside the tables";
   }
   if (!db.hashes.TablesValid(sigs) || !db.section_hashes.TablesValid(sigs) || !db.allow.TablesValid(SIZE_MAX))

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <fstream>
@@ -260,6 +261,11 @@ TEST(ParsedCache, IndexesOutsideTheTablesAreRefused) {
   store([](Database::Impl& db) { db.bodies.own[0].text_offset = 5; });
   EXPECT_EQ(load().message(), "rejected: a body pattern points outside the tables");
   store([](Database::Impl& db) { db.bodies.own[0].sig = 1; });
+  EXPECT_EQ(load().message(), "rejected: a body pattern points outside the tables");
+  store([](Database::Impl& db) {
+    const uint8_t two = 2;  // neither false nor true
+    std::memcpy(&db.bodies.own[0].direct, &two, 1);
+  });
   EXPECT_EQ(load().message(), "rejected: a body pattern points outside the tables");
   store([](Database::Impl& db) { db.sigs.own[0].name_size = 5; });
   EXPECT_EQ(load().message(), "rejected: a name lies outside the names");
