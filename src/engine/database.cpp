@@ -752,20 +752,16 @@ Status DatabaseBuilder::Impl::ParseSources(std::vector<ParsedSourceRecord>* reco
 }
 
 bool DatabaseBuilder::Impl::LoadFromParsedCache(const std::string& lookup, std::string* why) {
-  std::vector<ParsedSourceRecord> records;
-  Status s = LoadParsedCache(cache_dir, lookup, db.get(), &records);
-  if (!s.ok()) {
-    *why = s.message();
-    return false;
-  }
   // The sources are the same (the identity covers their names and contents); what each
   // added to the report is replayed in order, and YARA files are loaded again (libyara's
   // compiled rules have a cache of their own).
-  bool same = records.size() == sources.size();
-  for (size_t i = 0; same && i < records.size(); ++i) same = records[i].yara == IsYaraExtension(LowerExtension(sources[i].name));
-  if (!same) {
-    *why = "rejected: written for other sources";
-    return false;  // nothing replayed yet: a parse starts from a clean report
+  std::vector<bool> yara_sources;
+  for (const Source& source : sources) yara_sources.push_back(IsYaraExtension(LowerExtension(source.name)));
+  std::vector<ParsedSourceRecord> records;
+  Status s = LoadParsedCache(cache_dir, lookup, db.get(), &records, &yara_sources);
+  if (!s.ok()) {
+    *why = s.message();
+    return false;  // nothing taken: a parse starts from a clean database
   }
   LoadReport& r = db->report;
   for (size_t i = 0; i < records.size(); ++i) {

@@ -214,7 +214,7 @@ Status StoreParsedCache(const std::filesystem::path& dir, const Database::Impl& 
 }
 
 Status LoadParsedCache(const std::filesystem::path& dir, const std::string& identity, Database::Impl* db,
-                       std::vector<ParsedSourceRecord>* sources) {
+                       std::vector<ParsedSourceRecord>* sources, const std::vector<bool>* yara_sources) {
   MappedFile mapped;
   if (int err = mapped.Map(CachePath(dir, identity))) {
     if (err == ENOENT) return Status::Error("miss");
@@ -248,6 +248,11 @@ Status LoadParsedCache(const std::filesystem::path& dir, const std::string& iden
     return Status::Error("rejected: " + (r.error.empty() ? std::string("malformed") : r.error));
   if (!r.meta.AtEnd()) return Status::Error("rejected: trailing bytes");
   if (std::string why = Validate(tmp); !why.empty()) return Status::Error("rejected: " + why);
+  if (yara_sources != nullptr) {
+    bool same = records.size() == yara_sources->size();
+    for (size_t i = 0; same && i < records.size(); ++i) same = records[i].yara == (*yara_sources)[i];
+    if (!same) return Status::Error("rejected: written for other sources");
+  }
 
   db->sigs = std::move(tmp.sigs);
   db->sig_names = std::move(tmp.sig_names);

@@ -40,8 +40,10 @@ Status StoreParsedCache(const std::filesystem::path& dir, const Database::Impl& 
                         const std::vector<ParsedSourceRecord>& sources);
 
 // Maps the cache file for `identity` into *db (tables, counts) and *sources; an error
-// string starting "miss" or "rejected: <why>". On error *db is unchanged.
+// string starting "miss" or "rejected: <why>". On error *db is unchanged. With
+// `yara_sources` (per source being loaded: whether it is a YARA file), a file recorded for
+// other sources is refused too.
 Status LoadParsedCache(const std::filesystem::path& dir, const std::string& identity, Database::Impl* db,
-                       std::vector<ParsedSourceRecord>* sources);
+                       std::vector<ParsedSourceRecord>* sources, const std::vector<bool>* yara_sources = nullptr);
 
 }  // namespace avkey::engine

@@ -276,6 +276,14 @@ TEST(ParsedCache, IndexesOutsideTheTablesAreRefused) {
   });
   EXPECT_EQ(load().message(), "rejected: the subsignature count does not add up");
   EXPECT_EQ(LoadParsedCache(cache.path, std::string(64, 'b'), nullptr, nullptr).message(), "miss");
+  // Written for no source; asked for with one: refused before anything is taken.
+  store([](Database::Impl&) {});
+  Database::Impl into;
+  std::vector<ParsedSourceRecord> sources;
+  const std::vector<bool> one_source = {false};
+  EXPECT_EQ(LoadParsedCache(cache.path, std::string(64, 'a'), &into, &sources, &one_source).message(),
+            "rejected: written for other sources");
+  EXPECT_TRUE(into.sigs.empty());
 }
 
 // Patterns compile on first use from any thread; every thread sees every match.
