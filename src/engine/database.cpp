@@ -151,13 +151,9 @@ void DigestSource(EVP_MD_CTX* ctx, std::string_view file, std::string_view conte
 }
 // The same over a file read in pieces through one reused buffer; 0 or an errno.
 int DigestFile(EVP_MD_CTX* ctx, const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return errno;
+  int fd = -1;
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return EINVAL;
-  }
+  if (int err = OpenRegularFile(path, &fd, &st)) return err;
   DigestName(ctx, path);
   static thread_local std::vector<char> buf(1 << 20);
   int err = 0;
@@ -591,14 +587,13 @@ Status DatabaseBuilder::Impl::LoadLineFile(const std::filesystem::path& path, bo
   // 1 MiB buffer costs 3 ms (bench/README.md). Same identity as LoadText().
   const std::string file = path.string();
   const std::string ext = LowerExtension(file);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return Status::Error(file + ": cannot read");
+  int fd = -1;
+  struct stat st;
+  if (OpenRegularFile(path, &fd, &st) != 0) return Status::Error(file + ": cannot read");
   struct FdCloser {
     int fd;
     ~FdCloser() { ::close(fd); }
   } closer{fd};
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return Status::Error(file + ": cannot read");
   BeginFile(file);
   DigestName(identity.get(), file);
   // A small file gets a buffer its size: zero-filling 1 MiB of fresh memory costs ~3.5 ms

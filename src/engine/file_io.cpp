@@ -14,34 +14,44 @@
 
 namespace avkey::engine {
 
+int OpenRegularFile(const std::filesystem::path& path, int* fd, struct stat* st) {
+  *fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (*fd < 0) return errno;
+  int err = 0;
+  if (::fstat(*fd, st) != 0) {
+    err = errno;
+  } else if (!S_ISREG(st->st_mode)) {
+    err = EINVAL;
+  }
+  if (err != 0) {
+    ::close(*fd);
+    *fd = -1;
+  }
+  return err;
+}
+
 namespace {
 template <typename String>
 int ReadWhole(const std::filesystem::path& path, String* out) {
   out->clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return errno;
+  int fd = -1;
   struct stat st;
+  if (int err = OpenRegularFile(path, &fd, &st)) return err;
   int err = 0;
-  if (::fstat(fd, &st) != 0) {
-    err = errno;
-  } else if (!S_ISREG(st.st_mode)) {
-    err = EINVAL;
-  } else {
-    // One byte more than the file: the read that meets the end returns 0 without the
-    // buffer growing. (Sized exactly, the end was only seen after doubling the buffer:
-    // 3x the file in fresh memory and a copy, 57% of a warm start with a YARA set.)
-    out->resize(static_cast<size_t>(st.st_size) + 1);
-    size_t have = 0;
-    for (;;) {
-      if (have == out->size()) out->resize(out->size() * 2);  // the file grew meanwhile
-      ssize_t n = ::read(fd, out->data() + have, out->size() - have);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) err = errno;
-      if (n <= 0) break;
-      have += static_cast<size_t>(n);
-    }
-    out->resize(have);
+  // One byte more than the file: the read that meets the end returns 0 without the
+  // buffer growing. (Sized exactly, the end was only seen after doubling the buffer:
+  // 3x the file in fresh memory and a copy, 57% of a warm start with a YARA set.)
+  out->resize(static_cast<size_t>(st.st_size) + 1);
+  size_t have = 0;
+  for (;;) {
+    if (have == out->size()) out->resize(out->size() * 2);  // the file grew meanwhile
+    ssize_t n = ::read(fd, out->data() + have, out->size() - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err = errno;
+    if (n <= 0) break;
+    have += static_cast<size_t>(n);
   }
+  out->resize(have);
   ::close(fd);
   return err;
 }
@@ -103,15 +113,11 @@ MappedFile::~MappedFile() {
 
 int MappedFile::Map(const std::filesystem::path& path) {
   *this = MappedFile();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return errno;
+  int fd = -1;
   struct stat st;
+  if (int err = OpenRegularFile(path, &fd, &st)) return err;
   int err = 0;
-  if (::fstat(fd, &st) != 0) {
-    err = errno;
-  } else if (!S_ISREG(st.st_mode)) {
-    err = EINVAL;
-  } else if (st.st_size > 0) {
+  if (st.st_size > 0) {
     void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       err = errno;
