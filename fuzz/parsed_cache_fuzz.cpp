@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::ofstream(path, std::ios::binary | std::ios::trunc).write(file.data(), static_cast<std::streamsize>(file.size()));
   Database::Impl db;
   std::vector<ParsedSourceRecord> sources;
-  avkey::Status s = LoadParsedCache(dir, identity, &db, &sources);
+  avkey::Status s = LoadParsedCache(dir, identity, &db, &sources, nullptr, nullptr);
   fs::remove(path);
   if (!s.ok()) return 0;
   db.patterns.Reset(db.bodies.size());

@@ -42,10 +42,18 @@ struct LoadedDb {
 // writes nothing on the device it scans unless told where.
 std::string g_cache_dir;
 
+// `pinned`: the signed manifest's size and SHA-256 of every file a key's generation holds;
+// the builder checks each byte it loads against them.
 Result<LoadedDb> LoadDatabase(const std::vector<std::string>& paths, engine::LoadReport* failed_report,
-                              bool with_builtin = false, const std::string& read_only_cache = "") {
+                              bool with_builtin = false, const std::string& read_only_cache = "",
+                              const std::vector<key::Generation::Pinned>* pinned = nullptr) {
   auto t0 = std::chrono::steady_clock::now();
   engine::DatabaseBuilder builder;
+  if (pinned != nullptr) {
+    std::map<std::string, engine::DatabaseBuilder::FileDigest> files;
+    for (const auto& p : *pinned) files[p.path] = {p.size, p.sha256};
+    builder.SetTrustedFiles(std::move(files));
+  }
   if (!g_cache_dir.empty()) {
     builder.SetCacheDirectory(g_cache_dir);
   } else if (!read_only_cache.empty()) {
@@ -220,7 +228,8 @@ int RunKeyScan(const ScanArgs& args, const std::string& root) {
     // standard test file, whatever the generation holds.
     // The console's compiled patterns, shipped in the signed generation, spare the device
     // the compilation (13 s for the full ClamAV set, bench/README.md).
-    auto loaded = LoadDatabase(ks.db_paths(), &failed_report, /*with_builtin=*/true, ks.compiled_cache_dir());
+    auto loaded = LoadDatabase(ks.db_paths(), &failed_report, /*with_builtin=*/true, ks.compiled_cache_dir(),
+                               &ks.pinned_files());
     if (loaded) {
       db = loaded->db;
       meta.database_identity = db->identity();

@@ -149,11 +149,17 @@ void DigestSource(EVP_MD_CTX* ctx, std::string_view file, std::string_view conte
   EVP_DigestUpdate(ctx, content.data(), content.size());
   EVP_DigestUpdate(ctx, "\0", 1);
 }
-// The same over a file read in pieces through one reused buffer; 0 or an errno.
-int DigestFile(EVP_MD_CTX* ctx, const std::string& path) {
+// The same over a file read in pieces through one reused buffer, checked against its pin
+// (TrustCheck); 0 or an errno.
+int DigestFile(EVP_MD_CTX* ctx, const std::string& path, const TrustedFiles* pins) {
   int fd = -1;
   struct stat st;
   if (int err = OpenRegularFile(path, &fd, &st)) return err;
+  TrustCheck check(pins, path);
+  if (int err = check.Begin()) {
+    ::close(fd);
+    return err;
+  }
   DigestName(ctx, path);
   static thread_local std::vector<char> buf(1 << 20);
   int err = 0;
@@ -163,10 +169,11 @@ int DigestFile(EVP_MD_CTX* ctx, const std::string& path) {
     if (got < 0) err = errno;
     if (got <= 0) break;
     EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(got));
+    check.Update(std::string_view(buf.data(), static_cast<size_t>(got)));
   }
   ::close(fd);
   EVP_DigestUpdate(ctx, "\0", 1);
-  return err;
+  return err != 0 ? err : check.Finish();
 }
 
 std::string FinalHex(EVP_MD_CTX* ctx) {
@@ -211,6 +218,7 @@ struct DatabaseBuilder::Impl {
   YaraCompiler yara;
   std::filesystem::path cache_dir;
   bool cache_read_only = false;
+  TrustedFiles trusted;  // SetTrustedFiles(); empty: nothing pinned
   bool portable_cache = false;  // also store a build for any CPU (SetPortableCache)
   bool yara_unofficial = false;
   bool built = false;
@@ -594,6 +602,10 @@ Status DatabaseBuilder::Impl::LoadLineFile(const std::filesystem::path& path, bo
     int fd;
     ~FdCloser() { ::close(fd); }
   } closer{fd};
+  // Lines are loaded as they are read; a file that turns out not to be the pinned one
+  // fails the whole Build(), so nothing parsed from it is ever used.
+  TrustCheck check(&trusted, path);
+  if (int err = check.Begin()) return Status::Error(file + ": " + DescribeFileError(err));
   BeginFile(file);
   DigestName(identity.get(), file);
   // A small file gets a buffer its size: zero-filling 1 MiB of fresh memory costs ~3.5 ms
@@ -609,6 +621,7 @@ Status DatabaseBuilder::Impl::LoadLineFile(const std::filesystem::path& path, bo
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return Status::Error(file + ": cannot read: " + std::strerror(errno));
     EVP_DigestUpdate(identity.get(), buf.data() + have, static_cast<size_t>(got));
+    check.Update(std::string_view(buf.data() + have, static_cast<size_t>(got)));
     have += static_cast<size_t>(got);
     std::string_view data(buf.data(), have);
     size_t end = got == 0 ? have : data.rfind('\n') + 1;  // npos + 1 == 0: no full line yet
@@ -626,6 +639,7 @@ Status DatabaseBuilder::Impl::LoadLineFile(const std::filesystem::path& path, bo
     have -= end;
   }
   EVP_DigestUpdate(identity.get(), "\0", 1);
+  if (int err = check.Finish()) return Status::Error(file + ": " + DescribeFileError(err));
   return Status::Ok();
 }
 
@@ -641,6 +655,12 @@ void DatabaseBuilder::SetCacheDirectory(std::filesystem::path dir, bool read_onl
   impl_->cache_dir = std::move(dir);
   impl_->cache_read_only = read_only;
   impl_->yara.set_cache(impl_->cache_dir, read_only);
+}
+
+void DatabaseBuilder::SetTrustedFiles(std::map<std::string, FileDigest> files) {
+  impl_->trusted.clear();
+  for (auto& [path, digest] : files) impl_->trusted.emplace(TrustedKey(path), std::move(digest));
+  impl_->yara.set_trusted_files(&impl_->trusted);
 }
 
 void DatabaseBuilder::SetPortableCache(bool on) {
@@ -669,8 +689,8 @@ Status DatabaseBuilder::AddPath(const std::filesystem::path& path) {
     const std::string ext = LowerExtension(name);
     if (!IsSupportedExtension(ext)) return Status::Error(name + ": not a supported signature database type");
     // Read now only for the identity; Build() parses it unless the parsed cache has it.
-    if (int err = DigestFile(impl_->lookup_identity.get(), name))
-      return Status::Error(name + ": cannot read" + (err == EINVAL ? std::string() : std::string(": ") + std::strerror(err)));
+    if (int err = DigestFile(impl_->lookup_identity.get(), name, &impl_->trusted))
+      return Status::Error(name + ": cannot read" + (err == EINVAL ? std::string() : ": " + DescribeFileError(err)));
     impl_->sources.push_back({name, true, "", false});
     return Status::Ok();
   };
@@ -702,8 +722,8 @@ Status DatabaseBuilder::Impl::ParseSource(const Source& source) {
   if (source.from_file) {
     if (IsLineFormat(LowerExtension(source.name))) return LoadLineFile(source.name, source.official);
     std::string content;
-    if (int err = ReadWholeFile(source.name, &content))
-      return Status::Error(source.name + ": cannot read: " + std::strerror(err));
+    if (int err = ReadWholeFile(source.name, &content, &trusted))
+      return Status::Error(source.name + ": cannot read: " + DescribeFileError(err));
     DigestSource(identity.get(), source.name, content);
     return LoadText(source.name, content, source.official);
   }
@@ -753,7 +773,7 @@ bool DatabaseBuilder::Impl::LoadFromParsedCache(const std::string& lookup, std::
   std::vector<bool> yara_sources;
   for (const Source& source : sources) yara_sources.push_back(IsYaraExtension(LowerExtension(source.name)));
   std::vector<ParsedSourceRecord> records;
-  Status s = LoadParsedCache(cache_dir, lookup, db.get(), &records, &yara_sources);
+  Status s = LoadParsedCache(cache_dir, lookup, db.get(), &records, &yara_sources, &trusted);
   if (!s.ok()) {
     *why = s.message();
     return false;  // nothing taken: a parse starts from a clean database
@@ -859,7 +879,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
     // A cache hit skips regex generation and compilation entirely.
     const std::string key = fmt::format("{}-{}", db.identity.substr(0, 32), db.bodies.size());
     if (!impl_->cache_dir.empty()) {
-      auto cached = LoadCachedVectorscan(impl_->cache_dir, key, db.identity, db.bodies.size());
+      auto cached = LoadCachedVectorscan(impl_->cache_dir, key, db.identity, db.bodies.size(), &impl_->trusted);
       if (cached) {
         db.hs_db = std::move(cached->db);
         db.hs_ids = std::move(cached->ids);

@@ -2,17 +2,52 @@
 #pragma once
 
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "avkey/engine/engine.h"
 #include "avkey/engine/status.h"
 #include "engine/huge_pages.h"
 
 namespace avkey::engine {
+
+// Files whose content a signed manifest fixes (DatabaseBuilder::SetTrustedFiles), keyed by
+// TrustedKey(path). Null or empty: nothing is pinned and every read is taken as it is.
+using TrustedFiles = std::map<std::string, DatabaseBuilder::FileDigest>;
+std::string TrustedKey(const std::filesystem::path& path);
+
+// Errors of a pinned read, as errno values so they travel with the others:
+inline constexpr int kNotTrusted = ENOKEY;    // the file is not in the signed manifest
+inline constexpr int kNotAsSigned = EBADMSG;  // its size or SHA-256 differs from the manifest's
+// strerror(), with the two above in plain words.
+std::string DescribeFileError(int err);
+
+// Checks the bytes of one read of `path` against its pin, as they stream past. Passes
+// everything when nothing is pinned.
+class TrustCheck {
+ public:
+  TrustCheck(const TrustedFiles* pins, const std::filesystem::path& path);
+  ~TrustCheck();
+  TrustCheck(const TrustCheck&) = delete;
+  TrustCheck& operator=(const TrustCheck&) = delete;
+  // 0, or kNotTrusted when files are pinned and this one is not among them.
+  int Begin() const;
+  void Update(std::string_view bytes);
+  // 0, or kNotAsSigned when what passed through Update() is not the pinned content.
+  int Finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;  // null when nothing is pinned
+  const DatabaseBuilder::FileDigest* pin_ = nullptr;
+};
 
 // Opens a regular file read-only: 0 and *fd (the caller closes it) with *st filled, or an
 // errno (EINVAL for something that is not a regular file; nothing is left open).
@@ -23,7 +58,8 @@ int OpenRegularFile(const std::filesystem::path& path, int* fd, struct stat* st)
 // twice more; on the VMs avkey is measured on, first-touched memory costs ~3 ms per
 // MiB, so that was most of a warm start.) Returns 0, or the errno of the failure
 // (EINVAL for something that is not a regular file).
-int ReadWholeFile(const std::filesystem::path& path, std::string* out);
+// With `pins`, the content must also be the pinned one (TrustCheck).
+int ReadWholeFile(const std::filesystem::path& path, std::string* out, const TrustedFiles* pins = nullptr);
 // The same into huge pages where the kernel has them: for cache files of megabytes.
 int ReadWholeFile(const std::filesystem::path& path, HugeString* out);
 
@@ -45,19 +81,26 @@ Status WriteFileAtomically(const std::filesystem::path& path, std::string_view d
 class MappedFile {
  public:
   MappedFile() = default;
-  MappedFile(MappedFile&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr, o.size_ = 0; }
+  MappedFile(MappedFile&& o) noexcept : data_(o.data_), size_(o.size_), copied_(o.copied_) {
+    o.data_ = nullptr, o.size_ = 0, o.copied_ = 0;
+  }
   MappedFile& operator=(MappedFile&& o) noexcept;
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
   ~MappedFile();
   // Returns 0, or the errno of the failure (EINVAL for something that is not a regular file).
-  int Map(const std::filesystem::path& path);
+  // When `pins` pin files, the file is read into private memory instead and its content
+  // checked (TrustCheck): a mapping would follow later writes to the file.
+  int Map(const std::filesystem::path& path, const TrustedFiles* pins = nullptr);
   std::string_view view() const { return std::string_view(static_cast<const char*>(data_), size_); }
   size_t size() const { return size_; }
 
  private:
+  int Copy(const std::filesystem::path& path, const TrustedFiles* pins);
+
   void* data_ = nullptr;
   size_t size_ = 0;
+  size_t copied_ = 0;  // > 0: huge_pages memory of this size holding a checked copy, not a mapping
 };
 
 }  // namespace avkey::engine

@@ -214,10 +214,12 @@ Status StoreParsedCache(const std::filesystem::path& dir, const Database::Impl& 
 }
 
 Status LoadParsedCache(const std::filesystem::path& dir, const std::string& identity, Database::Impl* db,
-                       std::vector<ParsedSourceRecord>* sources, const std::vector<bool>* yara_sources) {
+                       std::vector<ParsedSourceRecord>* sources, const std::vector<bool>* yara_sources,
+                       const TrustedFiles* pins) {
   MappedFile mapped;
-  if (int err = mapped.Map(CachePath(dir, identity))) {
+  if (int err = mapped.Map(CachePath(dir, identity), pins)) {
     if (err == ENOENT) return Status::Error("miss");
+    if (err == kNotTrusted || err == kNotAsSigned) return Status::Error("rejected: " + DescribeFileError(err));
     return Status::Error(std::string("rejected: cannot read: ") + std::strerror(err));
   }
   const std::string_view file = mapped.view();

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "engine/database_impl.h"
+#include "engine/file_io.h"
 
 namespace avkey::engine {
 
@@ -42,8 +43,10 @@ Status StoreParsedCache(const std::filesystem::path& dir, const Database::Impl& 
 // Maps the cache file for `identity` into *db (tables, counts) and *sources; an error
 // string starting "miss" or "rejected: <why>". On error *db is unchanged. With
 // `yara_sources` (per source being loaded: whether it is a YARA file), a file recorded for
-// other sources is refused too.
+// other sources is refused too. With `pins` (a key's signed generation), the file is read
+// and checked, not mapped.
 Status LoadParsedCache(const std::filesystem::path& dir, const std::string& identity, Database::Impl* db,
-                       std::vector<ParsedSourceRecord>* sources, const std::vector<bool>* yara_sources = nullptr);
+                       std::vector<ParsedSourceRecord>* sources, const std::vector<bool>* yara_sources,
+                       const TrustedFiles* pins);
 
 }  // namespace avkey::engine

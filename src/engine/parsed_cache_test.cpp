@@ -13,6 +13,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include "avkey/engine/engine.h"
 #include "engine/database_impl.h"
@@ -254,7 +255,7 @@ TEST(ParsedCache, IndexesOutsideTheTablesAreRefused) {
   auto load = [&] {
     Database::Impl into;
     std::vector<ParsedSourceRecord> sources;
-    return LoadParsedCache(cache.path, std::string(64, 'a'), &into, &sources);
+    return LoadParsedCache(cache.path, std::string(64, 'a'), &into, &sources, nullptr, nullptr);
   };
   store([](Database::Impl&) {});
   EXPECT_TRUE(load().ok()) << load().message();
@@ -275,13 +276,13 @@ TEST(ParsedCache, IndexesOutsideTheTablesAreRefused) {
     db.logicals.own.push_back(Logical{0, 6, 0, 0, 2, false, false});  // 2 subsigs, 0 slots
   });
   EXPECT_EQ(load().message(), "rejected: the subsignature count does not add up");
-  EXPECT_EQ(LoadParsedCache(cache.path, std::string(64, 'b'), nullptr, nullptr).message(), "miss");
+  EXPECT_EQ(LoadParsedCache(cache.path, std::string(64, 'b'), nullptr, nullptr, nullptr, nullptr).message(), "miss");
   // Written for no source; asked for with one: refused before anything is taken.
   store([](Database::Impl&) {});
   Database::Impl into;
   std::vector<ParsedSourceRecord> sources;
   const std::vector<bool> one_source = {false};
-  EXPECT_EQ(LoadParsedCache(cache.path, std::string(64, 'a'), &into, &sources, &one_source).message(),
+  EXPECT_EQ(LoadParsedCache(cache.path, std::string(64, 'a'), &into, &sources, &one_source, nullptr).message(),
             "rejected: written for other sources");
   EXPECT_TRUE(into.sigs.empty());
 }
@@ -316,6 +317,119 @@ TEST(LazyPatterns, ThreadsRacingToCompileAgree) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(seen[0].size(), 600u);
   for (size_t t = 1; t < seen.size(); ++t) EXPECT_EQ(seen[t], seen[0]);
+}
+
+// A key's generation pins every file to the signed manifest's size and SHA-256
+// (DatabaseBuilder::SetTrustedFiles): the builder checks the bytes it actually loads, so a
+// device writing to the key after the manifest was verified changes nothing that is used.
+std::string Sha256File(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+  return hex;
+}
+
+// The manifest of every file in `dirs`, as a key's generation lists them.
+std::map<std::string, DatabaseBuilder::FileDigest> Manifest(const std::vector<fs::path>& dirs) {
+  std::map<std::string, DatabaseBuilder::FileDigest> out;
+  for (const fs::path& dir : dirs) {
+    for (const auto& e : fs::directory_iterator(dir)) out[e.path().string()] = {fs::file_size(e.path()), Sha256File(e.path())};
+  }
+  return out;
+}
+
+Result<std::shared_ptr<const Database>> LoadPinned(const fs::path& sigs, const fs::path& cache,
+                                                  std::map<std::string, DatabaseBuilder::FileDigest> pins,
+                                                  std::string* add_error = nullptr) {
+  DatabaseBuilder b;
+  if (!cache.empty()) b.SetCacheDirectory(cache, /*read_only=*/true);
+  b.SetTrustedFiles(std::move(pins));
+  Status s = b.AddPath(sigs);
+  if (!s.ok()) {
+    if (add_error) *add_error = s.message();
+    return Fail("AddPath: " + s.message());
+  }
+  return b.Build();
+}
+
+TEST(TrustedFiles, AGenerationAsSignedLoadsWarmAndGivesWhatAParseGives) {
+  TempDir sigs("tsigs"), cache("tcache");
+  WriteSet(sigs.path);
+  Loaded plain = Load(sigs.path, "");
+  Load(sigs.path, cache.path);  // the console compiles the generation
+  auto pinned = LoadPinned(sigs.path, cache.path, Manifest({sigs.path, cache.path}));
+  ASSERT_TRUE(pinned.has_value()) << pinned.error();
+  EXPECT_EQ((*pinned)->report().parsed_cache, "hit");
+  EXPECT_EQ((*pinned)->report().cache_state, "hit");
+  ExpectSameLoad(plain, {*pinned, (*pinned)->report()});
+}
+
+TEST(TrustedFiles, CacheFilesThatAreNotAsSignedAreRefusedAndTheSetCompiled) {
+  TempDir sigs("tsigs2"), cache("tcache2");
+  WriteSet(sigs.path);
+  Loaded plain = Load(sigs.path, "");
+  Load(sigs.path, cache.path);
+  // Each cache file changed after signing (here: listed with another digest), then each
+  // one missing from the manifest altogether.
+  for (bool listed : {true, false}) {
+    auto pins = Manifest({sigs.path, cache.path});
+    for (const auto& e : fs::directory_iterator(cache.path)) {
+      if (listed) {
+        pins[e.path().string()].sha256 = std::string(64, '0');
+      } else {
+        pins.erase(e.path().string());
+      }
+    }
+    auto db = LoadPinned(sigs.path, cache.path, pins);
+    ASSERT_TRUE(db.has_value()) << db.error();
+    const std::string why = listed ? "rejected: does not match the signed manifest (changed since it was verified)"
+                                   : "rejected: not listed in the signed manifest";
+    EXPECT_EQ((*db)->report().parsed_cache, why);
+    EXPECT_THAT((*db)->report().cache_state, HasSubstr(why));
+    ExpectSameLoad(plain, {*db, (*db)->report()});
+  }
+}
+
+TEST(TrustedFiles, ASourceThatIsNotAsSignedIsAnError) {
+  TempDir sigs("tsigs3");
+  WriteSet(sigs.path);
+  const fs::path hdb = sigs.path / "a.hdb";
+  auto pins = Manifest({sigs.path});
+  pins[hdb.string()].sha256 = std::string(64, 'f');
+  std::string why;
+  EXPECT_FALSE(LoadPinned(sigs.path, "", pins, &why).has_value());
+  EXPECT_EQ(why, hdb.string() + ": cannot read: does not match the signed manifest (changed since it was verified)");
+  pins.erase(hdb.string());
+  EXPECT_FALSE(LoadPinned(sigs.path, "", pins, &why).has_value());
+  EXPECT_EQ(why, hdb.string() + ": cannot read: not listed in the signed manifest");
+}
+
+// The window the pins close: the sources are verified (AddPath), then the device rewrites
+// one before it is parsed. Same size, other content: the parse must not use it.
+TEST(TrustedFiles, ASourceRewrittenAfterItWasVerifiedIsNotLoaded) {
+  TempDir sigs("tsigs4");
+  WriteSet(sigs.path);
+  for (const char* name : {"a.hdb", "b.ndb", "f.yar"}) {
+    const fs::path victim = sigs.path / name;
+    DatabaseBuilder b;
+    b.SetTrustedFiles(Manifest({sigs.path}));
+    ASSERT_TRUE(b.AddPath(sigs.path).ok());
+    std::ifstream in(victim, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    text[text.size() - 2] ^= 1;
+    Write(victim, text);
+    auto db = b.Build();
+    ASSERT_FALSE(db.has_value()) << name;
+    EXPECT_THAT(db.error(), HasSubstr(victim.string() + ": "));
+    EXPECT_THAT(db.error(), HasSubstr("does not match the signed manifest")) << db.error();
+    text[text.size() - 2] ^= 1;
+    Write(victim, text);
+  }
 }
 
 }  // namespace

@@ -26,10 +26,11 @@ void Put(std::string* out, T v) {
 }  // namespace
 
 Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::string& key,
-                                const std::string& identity) {
+                                const std::string& identity, const TrustedFiles* pins) {
   CacheFile out;
-  if (int err = out.bytes.Map(dir / (key + ".avkc"))) {
+  if (int err = out.bytes.Map(dir / (key + ".avkc"), pins)) {
     if (err == ENOENT) return Fail("miss");
+    if (err == kNotTrusted || err == kNotAsSigned) return Fail("rejected: " + DescribeFileError(err));
     return Fail(std::string("rejected: cannot read: ") + std::strerror(err));
   }
   const std::string_view bytes = out.bytes.view();
@@ -73,8 +74,8 @@ std::string PlatformKey(const std::string& key, const hs_platform_info_t& platfo
 }
 
 Result<CachedPatterns> LoadOneVectorscan(const std::filesystem::path& dir, const std::string& key,
-                                         const std::string& identity, size_t bodies) {
-  auto file = LoadCacheFile(dir, key, identity);
+                                         const std::string& identity, size_t bodies, const TrustedFiles* pins) {
+  auto file = LoadCacheFile(dir, key, identity, pins);
   if (!file) return Fail(file.error());
   ByteReader in{file->rest()};
   CachedPatterns out;
@@ -102,11 +103,11 @@ Result<CachedPatterns> LoadOneVectorscan(const std::filesystem::path& dir, const
 }  // namespace
 
 Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
-                                            const std::string& identity, size_t bodies) {
+                                            const std::string& identity, size_t bodies, const TrustedFiles* pins) {
   const hs_platform_info_t native = NativePlatform();
-  auto own = LoadOneVectorscan(dir, PlatformKey(key, native), identity, bodies);
+  auto own = LoadOneVectorscan(dir, PlatformKey(key, native), identity, bodies, pins);
   if (own || native.cpu_features == 0) return own;
-  auto portable = LoadOneVectorscan(dir, PlatformKey(key, PortablePlatform()), identity, bodies);
+  auto portable = LoadOneVectorscan(dir, PlatformKey(key, PortablePlatform()), identity, bodies, pins);
   if (!portable) return Fail(own.error() != "miss" ? own.error() : portable.error());
   portable->portable = true;
   portable->native_error = own.error();

@@ -63,8 +63,9 @@ struct CacheFile {
   std::string_view rest() const { return bytes.view().substr(rest_offset); }
 };
 // The file <dir>/<key>.avkc, or an error string starting "miss" or "rejected: ...".
+// With `pins` (a key's signed generation), the file is read and checked, not mapped.
 Result<CacheFile> LoadCacheFile(const std::filesystem::path& dir, const std::string& key,
-                                const std::string& identity);
+                                const std::string& identity, const TrustedFiles* pins);
 // Writes atomically (temp file, fsync, rename, fsync directory).
 Status StoreCacheFile(const std::filesystem::path& dir, const std::string& key, const std::string& identity,
                       std::string_view primary, std::string_view rest);
@@ -94,7 +95,7 @@ struct CachedPatterns {
 // (neither file) or "rejected: ..." (the first file found, and why it was refused).
 // `bodies` bounds the body indexes a valid file may name.
 Result<CachedPatterns> LoadCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
-                                            const std::string& identity, size_t bodies);
+                                            const std::string& identity, size_t bodies, const TrustedFiles* pins);
 // Stores `db`, compiled for `platform`, atomically (temp file, fsync, rename, fsync directory).
 Status StoreCachedVectorscan(const std::filesystem::path& dir, const std::string& key,
                              const std::string& identity, const hs_database_t* db,

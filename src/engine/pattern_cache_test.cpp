@@ -42,13 +42,13 @@ TEST(PatternCache, BuildForAnotherCpuIsRefusedAndThePortableOneUsed) {
   std::filesystem::remove_all(dir);
   const std::string identity(64, 'a');
   ASSERT_TRUE(StoreCachedVectorscan(dir, "k", identity, foreign.get(), {}, native).ok());
-  auto refused = LoadCachedVectorscan(dir, "k", identity, 0);
+  auto refused = LoadCachedVectorscan(dir, "k", identity, 0, nullptr);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), "rejected: compiled for another CPU");
 
   ASSERT_TRUE(StoreCachedVectorscan(dir, "k", identity, CompileFor(PortablePlatform()).get(), {},
                                     PortablePlatform()).ok());
-  auto used = LoadCachedVectorscan(dir, "k", identity, 0);
+  auto used = LoadCachedVectorscan(dir, "k", identity, 0, nullptr);
   ASSERT_TRUE(used) << used.error();
   EXPECT_EQ(used->portable, native.cpu_features != 0);
   if (used->portable) {
@@ -59,7 +59,7 @@ TEST(PatternCache, BuildForAnotherCpuIsRefusedAndThePortableOneUsed) {
 
 TEST(PatternCache, NeitherBuildIsAMiss) {
   auto dir = std::filesystem::temp_directory_path() / ("avkey-pcache-miss-" + std::to_string(::getpid()));
-  auto r = LoadCachedVectorscan(dir, "k", std::string(64, 'a'), 0);
+  auto r = LoadCachedVectorscan(dir, "k", std::string(64, 'a'), 0, nullptr);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), "miss");
 }

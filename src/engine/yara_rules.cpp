@@ -325,6 +325,7 @@ struct YaraCompiler::Impl {
   std::filesystem::path cache_dir;  // the compiled-pattern cache; empty: none
   std::string identity;             // of the signature set: keys the cache
   bool cache_read_only = false;
+  const TrustedFiles* pins = nullptr;  // DatabaseBuilder's, which outlives this compiler's Build()
   bool portable_cache = false;  // also store a prefilter compiled for any CPU
   // With a cache, sources are recorded by AddSource() and compiled by Build() only when the
   // cache does not hold their compiled form.
@@ -610,6 +611,7 @@ void YaraCompiler::set_cache(std::filesystem::path dir, bool read_only) {
 }
 
 void YaraCompiler::set_cache_identity(std::string identity) { impl_->identity = std::move(identity); }
+void YaraCompiler::set_trusted_files(const TrustedFiles* pins) { impl_->pins = pins; }
 void YaraCompiler::set_portable_cache(bool on) { impl_->portable_cache = on; }
 
 uint64_t YaraCompiler::source_rule_count() const { return impl_->source_rules; }
@@ -782,7 +784,7 @@ std::unique_ptr<const YaraPrefilter> YaraCompiler::Impl::CachedPrefilter(const Y
   const YaraPrefilterMode mode = c.prefilter_chosen ? c.prefilter : YaraPrefilterMode::kExact;
   const std::string key = fmt::format("{}-yara{}-{}", c.identity.substr(0, 32), YR_VERSION,
                                       mode == YaraPrefilterMode::kExact ? "exact" : "atoms");
-  auto cached = LoadCachedVectorscan(c.cache_dir, key, c.identity, 0);
+  auto cached = LoadCachedVectorscan(c.cache_dir, key, c.identity, 0, c.pins);
   if (cached) {
     stats->gated_rules = c.source_rules;
     stats->note = cached->portable ? "from the compiled-pattern cache, " + cached->State()
@@ -855,7 +857,7 @@ Status YaraCompiler::Impl::StoreCachedRules(YR_RULES* rules, const std::vector<O
 }
 
 RulesPtr YaraCompiler::Impl::LoadCachedRules(std::string* why) {
-  auto file = LoadCacheFile(cache_dir, RulesCacheKey(), identity);
+  auto file = LoadCacheFile(cache_dir, RulesCacheKey(), identity, pins);
   if (!file) {
     *why = file.error();
     return nullptr;

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "avkey/engine/engine.h"
+#include "engine/file_io.h"
 
 namespace avkey::engine {
 
@@ -93,6 +94,8 @@ class YaraCompiler {
   // strings) is then paid once, and it lets far fewer files through than kAtoms.
   void set_cache(std::filesystem::path dir, bool read_only);
   void set_cache_identity(std::string identity);
+  // Cache files must match these pins (DatabaseBuilder::SetTrustedFiles); not owned.
+  void set_trusted_files(const TrustedFiles* pins);
   // Also store the prefilter compiled for any CPU (DatabaseBuilder::SetPortableCache).
   void set_portable_cache(bool on);
   // Rules compiled (or loaded) from AddSource() sources so far; after Build(), all of them.

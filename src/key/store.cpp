@@ -101,10 +101,13 @@ Result<Generation> VerifyGenerationDir(const std::string& public_key, const std:
         size += piece.size();
       });
       if (!read.ok()) return Fail(fmt::format("gen-{}: {}", number, read.message()));
-      if (size != f.at("size").get<uint64_t>() || digest.FinishHex() != f.at("sha256").get<std::string>()) {
+      const auto listed_size = f.at("size").get<uint64_t>();
+      const auto listed_sha256 = f.at("sha256").get<std::string>();
+      if (size != listed_size || digest.FinishHex() != listed_sha256) {
         return Fail(fmt::format("gen-{}: {} does not match its manifest (damaged or changed)", number, name));
       }
       g.listed.push_back(name);
+      g.pinned.push_back({path, listed_size, listed_sha256});
       // The console's compiled patterns: verified like the rest, used as a read-only cache.
       if (name.ends_with(".avkc")) {
         g.compiled = true;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -123,6 +124,19 @@ class DatabaseBuilder {
   // this one's features (AVX2, AVX-512): a key prepared on a recent workstation then starts
   // warm on an old device instead of compiling there. Costs a second compilation.
   void SetPortableCache(bool on);
+
+  // Pins the content of the files this builder may read: path -> size and SHA-256, as a
+  // signed manifest lists them (a key's generation). Once set, every file Build() reads,
+  // signature sources and cache files alike, must be listed, and the bytes it actually
+  // uses are the bytes it checked: cache files are then read into private memory instead
+  // of mapped, so that a device writing to the key after the manifest was verified
+  // cannot change what is loaded. A source that does not match is an error; a cache file
+  // that does not is refused (and the signatures compiled instead).
+  struct FileDigest {
+    uint64_t size = 0;
+    std::string sha256;  // 64 lower-case hex digits
+  };
+  void SetTrustedFiles(std::map<std::string, FileDigest> files);
 
   // Whether text layers are also matched in ClamAV's normalised form (lower case,
   // whitespace runs as one space): on by default, as clamscan's --normalize=yes.

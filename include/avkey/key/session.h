@@ -51,6 +51,8 @@ class KeySession {
   const std::vector<std::string>& db_paths() const { return generation_.files; }
   // The generation's directory when it ships compiled patterns (a read-only cache), else "".
   std::string compiled_cache_dir() const { return generation_.compiled ? generation_.dir : ""; }
+  // Size and SHA-256 of every file of the generation, for DatabaseBuilder::SetTrustedFiles().
+  const std::vector<Generation::Pinned>& pinned_files() const { return generation_.pinned; }
 
   void SetAssetTag(std::string tag) { options_.asset_tag = std::move(tag); }
   // Refuses the scan after Open() (e.g. the signatures would not load); before Start().

@@ -19,6 +19,15 @@ struct Generation {
   std::vector<std::string> files;                 // the listed signature files (absolute paths)
   bool compiled = false;                          // the manifest lists a compiled-pattern cache (*.avkc)
   std::vector<std::string> listed;                // every file name the manifest lists
+  // Every listed file as the signed manifest gives it (path as in `files`). The engine
+  // checks the bytes it loads against these again (DatabaseBuilder::SetTrustedFiles):
+  // the key stays writable to the device while the scanner starts.
+  struct Pinned {
+    std::string path;
+    uint64_t size = 0;
+    std::string sha256;
+  };
+  std::vector<Pinned> pinned;
 };
 
 // Checks one generation: manifest signature, generation number, every file's size and
