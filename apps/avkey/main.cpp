@@ -20,6 +20,7 @@
 #include "CLI/CLI.hpp"
 #include "avkey/engine/engine.h"
 #include "avkey/key/session.h"
+#include "avkey/platform/env.h"
 #include "avkey/scan/report.h"
 #include "avkey/scan/scan.h"
 #include "fmt/format.h"
@@ -73,24 +74,6 @@ Result<LoadedDb> LoadDatabase(const std::vector<std::string>& paths, engine::Loa
     return Fail(built.error());
   }
   return LoadedDb{std::move(*built), std::chrono::steady_clock::now() - t0};
-}
-
-// Writes `text` to `path` through a temporary file and rename, so a pulled key never
-// leaves half a report under the final name.
-Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return Status::Error(fmt::format("{}: {}", tmp, std::strerror(errno)));
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = (std::fflush(f) == 0) && ok;
-  ok = (::fsync(fileno(f)) == 0) && ok;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    return Status::Error(fmt::format("{}: {}", path, std::strerror(err)));
-  }
-  return Status::Ok();
 }
 
 struct ScanArgs {
@@ -157,7 +140,8 @@ scan::ScanReport ScanWithSignals(scan::ScanOptions opt, std::shared_ptr<const en
 int Conclude(const scan::ScanReport& report, const scan::ReportMeta& meta, const std::string& json_path,
              const OutputOptions& out, std::chrono::steady_clock::time_point t0) {
   if (!json_path.empty()) {
-    Status s = WriteFileAtomically(json_path, scan::ReportToJson(report, meta));
+    // Through a temporary file, fsync and rename: a pulled key never leaves half a report.
+    Status s = platform::WriteFileDurably(platform::Env::Default(), json_path, scan::ReportToJson(report, meta));
     if (!s.ok()) std::fprintf(stderr, "avkey: cannot write the JSON report: %s\n", s.message().c_str());
   }
   PrintSummary(report, out, std::chrono::steady_clock::now() - t0);
