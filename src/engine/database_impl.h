@@ -41,6 +41,7 @@ struct SigInfo {
   uint32_t name_offset;
   uint32_t name_size;
   EngineKind engine;
+  uint8_t pad_[3] = {};  // explicit, zeroed padding: written to the parsed cache byte for byte
 };
 
 // One body pattern: an .ndb signature or one variant of an .ldb body subsignature.
@@ -58,6 +59,7 @@ struct Body {
   TargetType target = TargetType::kAny;
   uint8_t flags = 0;
   bool direct = false;     // verified at its offset window without Vectorscan
+  uint8_t pad_[5] = {};    // explicit, zeroed padding (parsed cache)
   PatternOptions options() const {
     return PatternOptions{(flags & kNocase) != 0, (flags & kWide) != 0, (flags & kFullword) != 0};
   }
@@ -78,6 +80,7 @@ struct Logical {
   uint32_t subsig_count = 0;
   bool has_pcre = false;
   bool has_byte_compare = false;
+  uint8_t pad_[2] = {};  // explicit, zeroed padding (parsed cache)
 };
 static_assert(std::is_trivially_copyable_v<Logical>);
 

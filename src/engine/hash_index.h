@@ -104,7 +104,8 @@ class HashIndex {
       uint64_t size;  // kAnySize for "*"
       uint32_t sig;
       uint32_t next;  // the next entry whose size hashes alike, or kEnd (fills padding)
-      std::array<uint8_t, N> digest;
+      // N bytes, then zeros to a multiple of 8: no implicit padding (parsed cache).
+      std::array<uint8_t, (N + 7) / 8 * 8> digest;
     };
     Frozen<Entry> by_size;    // load order; chained by Finalize()
     Frozen<Entry> any_size;
@@ -125,10 +126,10 @@ class HashIndex {
       if (e == nullptr && any_size.empty()) return;
       const Digest& got = d->Get(type);
       for (; e != nullptr; e = e->next == kEnd ? nullptr : &by_size[e->next]) {
-        if (e->size == size && std::equal(e->digest.begin(), e->digest.end(), got.begin())) on_match(e->sig);
+        if (e->size == size && std::equal(e->digest.begin(), e->digest.begin() + N, got.begin())) on_match(e->sig);
       }
       for (const Entry& a : any_size) {
-        if (std::equal(a.digest.begin(), a.digest.end(), got.begin())) on_match(a.sig);
+        if (std::equal(a.digest.begin(), a.digest.begin() + N, got.begin())) on_match(a.sig);
       }
     }
     void Add(const Digest& digest, uint64_t size, uint32_t sig, size_t* reserve_hint);

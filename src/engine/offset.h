@@ -21,9 +21,11 @@ struct ExeInfo;
 struct SigOffset {
   enum class Kind : uint8_t { kAny, kAbsolute, kEof, kEntryPoint, kSection, kSectionEntire, kLastSection };
   Kind kind = Kind::kAny;
+  uint8_t pad0_[7] = {};  // explicit, zeroed padding: Body is written to caches byte for byte
   int64_t value = 0;      // n (negative for EP-n); unused for kAny/kSectionEntire
   uint64_t shift = 0;     // maxshift (the ",m" part); 0 = exact
   uint32_t section = 0;   // x of Sx/SEx
+  uint32_t pad1_ = 0;
 
   bool anywhere() const { return kind == Kind::kAny; }
   // True when the offset needs executable headers (EP, S*).

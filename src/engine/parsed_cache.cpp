@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -52,6 +53,10 @@ struct Writer {
   bool Fits(uint64_t, size_t) const { return true; }
   template <typename T>
   bool Array(Frozen<T>* a) {
+    // Written byte for byte: a type with implicit padding would put whatever the stack or
+    // heap held there into a file that is copied onto keys (the console holds its signing
+    // key in memory). Padding is declared and zeroed in each table type instead.
+    static_assert(std::has_unique_object_representations_v<T>, "a cached table type has implicit padding");
     blobs.resize((blobs.size() + kAlign - 1) / kAlign * kAlign, '\0');
     const uint64_t offset = kHeader + blobs.size(), bytes = a->size() * sizeof(T);
     blobs.append(reinterpret_cast<const char*>(a->begin()), bytes);
