@@ -219,6 +219,7 @@ struct DatabaseBuilder::Impl {
   std::filesystem::path cache_dir;
   bool cache_read_only = false;
   TrustedFiles trusted;  // SetTrustedFiles(); empty: nothing pinned
+  std::string fatal;     // set by LoadFromParsedCache when the load must fail
   bool portable_cache = false;  // also store a build for any CPU (SetPortableCache)
   bool yara_unofficial = false;
   bool built = false;
@@ -782,8 +783,13 @@ bool DatabaseBuilder::Impl::LoadFromParsedCache(const std::string& lookup, std::
   for (size_t i = 0; i < records.size(); ++i) {
     const Source& source = sources[i];
     if (records[i].yara) {
-      // Problems reading it now are the load's to report, as a parse would.
+      // Problems reading it now are the load's to report, as a parse would; a file that
+      // is not the pinned one fails the load, as it does in a parse.
       Status st = ParseSource(source);
+      if (!st.ok() && !trusted.empty()) {
+        fatal = st.message();
+        return true;
+      }
       if (!st.ok()) Problem(source.name, 0, st.message());
       continue;
     }
@@ -810,6 +816,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
     std::string why;
     warm = impl_->LoadFromParsedCache(lookup, &why);
     db.report.parsed_cache = warm ? "hit" : why;
+    if (!impl_->fatal.empty()) return Fail(impl_->fatal);
   }
   if (!warm) {
     Status s = impl_->ParseSources(&records);

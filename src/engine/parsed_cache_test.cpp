@@ -424,14 +424,22 @@ TEST(TrustedFiles, ASourceThatIsNotAsSignedIsAnError) {
 }
 
 // The window the pins close: the sources are verified (AddPath), then the device rewrites
-// one before it is parsed. Same size, other content: the parse must not use it.
+// one before it is parsed. Same size, other content: the parse must not use it. With the
+// parsed cache warm only YARA files are read again, and the same holds for them.
 TEST(TrustedFiles, ASourceRewrittenAfterItWasVerifiedIsNotLoaded) {
-  TempDir sigs("tsigs4");
+  TempDir sigs("tsigs4"), cache("tcache4");
   WriteSet(sigs.path);
-  for (const char* name : {"a.hdb", "b.ndb", "f.yar"}) {
+  Load(sigs.path, cache.path);
+  for (const auto& [name, warm] : std::vector<std::pair<const char*, bool>>{
+           {"a.hdb", false}, {"b.ndb", false}, {"f.yar", false}, {"f.yar", true}}) {
     const fs::path victim = sigs.path / name;
     DatabaseBuilder b;
-    b.SetTrustedFiles(Manifest({sigs.path}));
+    auto pins = Manifest({sigs.path});
+    if (warm) {
+      b.SetCacheDirectory(cache.path, /*read_only=*/true);
+      pins.merge(Manifest({cache.path}));
+    }
+    b.SetTrustedFiles(pins);
     ASSERT_TRUE(b.AddPath(sigs.path).ok());
     std::ifstream in(victim, std::ios::binary);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -440,6 +448,9 @@ TEST(TrustedFiles, ASourceRewrittenAfterItWasVerifiedIsNotLoaded) {
     Write(victim, text);
     auto db = b.Build();
     ASSERT_FALSE(db.has_value()) << name;
+    if (warm) {
+      EXPECT_EQ(b.report().parsed_cache, "hit");
+    }
     EXPECT_THAT(db.error(), HasSubstr(victim.string() + ": "));
     EXPECT_THAT(db.error(), HasSubstr("does not match the signed manifest")) << db.error();
     text[text.size() - 2] ^= 1;
