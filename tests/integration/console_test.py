@@ -9,6 +9,7 @@ the key is moved into it (as if plugged in) and the on-key scanner runs chrooted
 sees only that device. Needs root (chroot) and a static avkey.
 """
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -144,6 +145,40 @@ def console_end_to_end(d):
     rc, out, _ = console(d, "key", "sync", f"{d}/key")
     expect("0 new records" in out, "restored journal", out)
     print(f"key {key_id}: devices {d1} GREEN, {d2} BLUE; artefacts in {ARGS.artefacts}")
+
+
+@case
+def console_damaged_caches_are_refused_and_compiled(d):
+    """Cache files changed on the key after signing are refused by the engine, not loaded."""
+    console(d, "init", "--scanner", ARGS.avkey)
+    write(f"{d}/s.ndb", b"T.Cache:0:*:" + MARKER.hex().encode() + b"\n")
+    console(d, "signatures", "add", f"{d}/s.ndb")
+    console(d, "key", "prepare", f"{d}/key")
+    exe = f"{d}/key/bin/linux-x86_64/avkey"
+    write(f"{d}/dev/a.bin", MARKER)
+    gen = glob.glob(f"{d}/key/signatures/gen-*")[0]
+    caches = sorted(glob.glob(f"{gen}/*.avkc"))
+    expect(any(c.endswith("-parsed.avkc") for c in caches), f"no parsed cache shipped: {caches}")
+
+    def scan():
+        p = subprocess.run([exe, "scan", f"{d}/dev"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        with open(f"{d}/key/journal/journal.jsonl") as f:
+            started = [json.loads(x)["payload"] for x in f if '"type":"scan_started"' in x]
+        return p.returncode, p.stdout.decode() + p.stderr.decode(), started[-1]["signatures"]["compiled"]
+
+    rc, out, compiled = scan()
+    expect(rc == 1 and "T.Cache" in out and compiled == "hit", f"as signed: exit {rc}, compiled {compiled}", out)
+    # Same size, one byte changed in each (a device writing to the key): the generation is
+    # still the newest, its signatures are still used, the caches are not.
+    for c in caches:
+        with open(c, "r+b") as f:
+            f.seek(100)
+            b = f.read(1)
+            f.seek(100)
+            f.write(bytes([b[0] ^ 0xFF]))
+    rc, out, compiled = scan()
+    expect(rc == 1 and "T.Cache" in out, f"damaged caches: exit {rc}", out)
+    expect("does not match the signed manifest" in compiled, f"damaged caches used: compiled {compiled}", out)
 
 
 @case

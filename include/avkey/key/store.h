@@ -32,9 +32,14 @@ struct Generation {
 
 // Checks one generation: manifest signature, generation number, every file's size and
 // SHA-256, no path tricks. The error says what failed.
-Result<Generation> VerifyGeneration(const KeyInfo& key, int number);
+// With `hash_caches` false, the compiled caches (*.avkc) are checked for size only: the
+// scanner's engine checks their bytes as it loads them (DatabaseBuilder::SetTrustedFiles,
+// with `pinned`), refuses one that is not as signed and compiles instead. Hashing tens of
+// megabytes twice at every start would buy nothing.
+Result<Generation> VerifyGeneration(const KeyInfo& key, int number, bool hash_caches = true);
 // The same for the generation directory `dir` (".../gen-N"), against `public_key`.
-Result<Generation> VerifyGenerationDir(const std::string& public_key, const std::string& dir, int number);
+Result<Generation> VerifyGenerationDir(const std::string& public_key, const std::string& dir, int number,
+                                       bool hash_caches = true);
 
 struct ActiveGeneration {
   Generation generation;
