@@ -308,10 +308,11 @@ struct Scanner::Impl {
       if (!EvaluateLogical(l)) continue;
       const LdbSignature* ldb = d.Ldb(l);  // parsed by EvaluateLogical
       // HandlerType: libclamav re-scans the layer instead of reporting, when it knows the
-      // layer's hash: in the raw pass, not in a normalised HTML buffer (scanned without
-      // one, so reported). A CL_TYPE_BINARY_DATA layer is matched once more without the
-      // hash (the CL_TYPE_OTHER pass of cli_magic_scan), which reports it as well.
-      if (ldb != nullptr && ldb->tdb.handler_type && pass != Pass::kHtml) {
+      // layer's hash: in the raw pass, not in a normalised HTML buffer nor for Target:7
+      // (matched only in the normalised text, all scanned without one, so reported). A
+      // CL_TYPE_BINARY_DATA layer is matched once more without the hash (the
+      // CL_TYPE_OTHER pass of cli_magic_scan), which reports it as well.
+      if (ldb != nullptr && ldb->tdb.handler_type && pass != Pass::kHtml && ldb->tdb.target != TargetType::kText) {
         const bool generic = !ldb->tdb.target || *ldb->tdb.target == TargetType::kAny;
         handler_hits.emplace_back((uint64_t{generic} << 32) | l, l);
         if (!binary_data) continue;
@@ -360,14 +361,55 @@ struct Scanner::Impl {
 
     // Body patterns over the raw bytes and, for text, over ClamAV's normalised form.
     ScanBodies(bytes, Pass::kRaw, status);
-    if (text_pass && type == TargetType::kText && d.normalize_text) {
-      const size_t n = NormalizeText(bytes, &normalized);
-      ScanBodies(std::span<const uint8_t>(normalized.data(), n), Pass::kNormalized, status);
+    const bool normalize = text_pass && type == TargetType::kText && d.normalize_text;
+    size_t normalized_size = 0;
+    if (normalize) {
+      normalized_size = NormalizeText(bytes, &normalized);
+      ScanBodies(std::span<const uint8_t>(normalized.data(), normalized_size), Pass::kNormalized, status);
     }
     data = bytes;
+    const size_t handlers_before = handler_hits.size();
     CollectMatches(out, status);
+    if (normalize && handler_hits.size() > handlers_before)
+      SplitTextHandlers(handlers_before, bytes, std::span<const uint8_t>(normalized.data(), normalized_size), out,
+                        status);
     exe = nullptr;
     ScanYara(bytes, context, type, out, status);
+  }
+
+  // clamscan matches a text file raw (with the layer's hash: a HandlerType signature that
+  // holds re-scans) and its normalised form in a pass of its own without the hash
+  // (cli_scanscript: one that holds is reported) [observed: a lower-case pattern over
+  // upper-case text is reported and not re-scanned; Container:CL_TYPE_ANY, which fails in
+  // the re-scan, still reports one whose pattern matches the normalised text]. The two
+  // forms are counted together above, so when a HandlerType signature held there, each
+  // pass is run again alone to decide between the two.
+  void SplitTextHandlers(size_t first, std::span<const uint8_t> raw, std::span<const uint8_t> norm,
+                         std::vector<Detection>* out, Status* status) {
+    handler_hits.resize(first);
+    for (const Pass p : {Pass::kRaw, Pass::kNormalized}) {
+      const std::span<const uint8_t> buf = p == Pass::kRaw ? raw : norm;
+      const ExeInfo* saved_exe = exe;
+      ScanBodies(buf, p, status);
+      data = buf;
+      pass = p;  // for the .ldb target descriptions
+      if (p != Pass::kRaw) exe = nullptr;
+      for (uint32_t l : touched_logicals) {
+        const LdbSignature* ldb = d.Ldb(l);
+        if (ldb == nullptr || !ldb->tdb.handler_type || !EvaluateLogical(l)) continue;
+        if (p == Pass::kRaw && ldb->tdb.target != TargetType::kText) {
+          const bool generic = !ldb->tdb.target || *ldb->tdb.target == TargetType::kAny;
+          handler_hits.emplace_back((uint64_t{generic} << 32) | l, l);
+        } else if (p == Pass::kNormalized) {
+          out->push_back({std::string(d.SigName(d.logicals[l].sig)), EngineKind::kLogical});
+        }
+      }
+      exe = saved_exe;
+      pass = Pass::kRaw;
+      Reset();
+      ReportBroken(status);
+    }
+    data = raw;
   }
 
   // One normalised HTML buffer, scanned as clamscan scans it: as a layer of its own (its

@@ -370,6 +370,8 @@ LayerScanner::Flow LayerScanner::ScanLayer(State& st, std::span<const uint8_t> d
                                                                                 : std::string(scan_as);
     if (HandleTypes(st, data, depth, layer_type, matches) == Flow::kAbortFile) return Flow::kAbortFile;
   }
+  // A re-scan unpacks what avkey recognises in the bytes, as any layer does (libclamav
+  // runs the parser of the type named; docs/signatures.md says where that differs).
   return ScanContainer(st, data, type, depth);
 }
 

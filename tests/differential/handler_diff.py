@@ -62,6 +62,8 @@ H_ZIP = ldb("Hdl.ToZip", "CL_TYPE_ZIP", "0", [h("HDLTOZIP")])
 H_HTML = ldb("Hdl.ToHtml", "CL_TYPE_HTML", "0", [h("HDLTOHTML")])
 H_ANY = ldb("Hdl.ToAny", "CL_TYPE_ANY", "0", [h("HDLTOANY")])
 H_ROOT = ldb("Hdl.RootOnly", "CL_TYPE_MSEXE", "0", [h("HDLROOT")], ",Container:CL_TYPE_ANY")
+H_ROOT_LC = ldb("Hdl.RootOnlyLower", "CL_TYPE_MSEXE", "0", [h("hdlrootlc")], ",Container:CL_TYPE_ANY")
+H_PE_LC = ldb("Hdl.ToPeLower", "CL_TYPE_MSEXE", "0", [h("hdltopelc")])
 H_SAME = ldb("Hdl.Same", "CL_TYPE_ZIP", "0", [h("HDLSAME")])
 H_UNKNOWN = ldb("Hdl.Unknown", "CL_TYPE_BOGUS", "0", [h("HDLTOPE")])
 PE_ONLY = "Hdl.PeOnly:1:*:%s" % h("PEONLYMARK")        # Target:1: only on what is typed a PE
@@ -89,6 +91,12 @@ def cases():
       "Container:CL_TYPE_ANY fails in the re-scan; binary data is matched once more and reports it")
     c("text_root_only", TEXT + b"HDLROOT\n", {"s.ldb": [H_ROOT]},
       "Container:CL_TYPE_ANY fails in the re-scan and a text file has no second pass: nothing")
+    c("text_root_only_lower", TEXT + b"hdlrootlc\n", {"s.ldb": [H_ROOT_LC]},
+      "the same, but the pattern also matches the normalised text, a pass without the hash: reported")
+    c("text_upper_lower_pattern", TEXT + b"HDLTOPELC PEONLYMARK\n", {"s.ldb": [H_PE_LC], "s.ndb": [PE_ONLY]},
+      "the pattern matches only the normalised text: reported, no re-scan (no PeOnly)")
+    c("text_lower_to_pe", TEXT + b"hdltopelc PEONLYMARK\n", {"s.ldb": [H_PE_LC], "s.ndb": [PE_ONLY]},
+      "a text file whose pattern matches raw and normalised: re-scanned and reported")
     c("text_to_html", TEXT + b"HDLTOHTML <b>htmlonlymark</b>\n", {"s.ldb": [H_HTML], "s.ndb": [HTML_ONLY]},
       "text re-scanned as HTML: the Target:3 signature fires on the normalised HTML")
     c("text_no_handler_html", TEXT + b"HDLTOHTML <b>htmlonlymark</b>\n", {"s.ndb": [HTML_ONLY]},
