@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <unordered_set>
 
 #include "fmt/format.h"
 #include "scan/archive_sniff.h"
@@ -316,14 +317,14 @@ void LayerScanner::ScanFile(const std::string& path, std::string_view owner,
     // A re-scan reports the same signatures for the same path again (clamscan prints
     // each twice): one record each, so a threat is counted once.
     auto& v = out->detections;
-    auto same = [](const DetectionRecord& a, const DetectionRecord& b) {
-      return a.members == b.members && a.signature == b.signature && a.engine == b.engine;
-    };
+    std::unordered_set<std::string> seen;
     size_t kept = first;
     for (size_t i = first; i < v.size(); ++i) {
-      bool dup = false;
-      for (size_t j = first; j < kept && !dup; ++j) dup = same(v[j], v[i]);
-      if (!dup) {
+      // Length-prefixed fields: member names are raw bytes.
+      std::string key(1, static_cast<char>(v[i].engine));
+      for (const auto& m : v[i].members) key += std::to_string(m.size()) + ':' + m;
+      key += '/' + v[i].signature;
+      if (seen.insert(std::move(key)).second) {
         if (kept != i) v[kept] = std::move(v[i]);
         ++kept;
       }
