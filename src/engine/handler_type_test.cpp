@@ -189,5 +189,25 @@ TEST(HandlerType, AllowListedLayerHandsNothingOver) {
   EXPECT_THAT(s.handler_matches(), IsEmpty());
 }
 
+TEST(HandlerType, ScanAsLeavesNoStateBehind) {
+  // A re-scan is the same bytes scanned again as another type; the next layer must match
+  // as if it had not happened.
+  auto db = Db("Z;Engine:51-255,Target:0,HandlerType:CL_TYPE_ZIP;0;" + Hex("HDLSAME") + "\n",
+               "Body:0:*:" + Hex("BODYMARK") + "\n");
+  const auto outer = Binary("HDLSAME BODYMARK");
+  const auto inner = Binary("BODYMARK");
+  EXPECT_THAT(ScanAs(db, inner).found, ElementsAre("Body.UNOFFICIAL"));
+  Scanner s(db);
+  std::vector<Detection> out;
+  for (std::string_view as : {"", "CL_TYPE_ZIP", ""}) {
+    ScanContext ctx;
+    ctx.scan_as = as;
+    ASSERT_TRUE(s.Scan(outer, ctx, &out).ok());
+  }
+  ASSERT_TRUE(s.Scan(inner, {}, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name, "Body.UNOFFICIAL");
+}
+
 }  // namespace
 }  // namespace avkey::engine

@@ -184,16 +184,18 @@ TEST(LayersHandlerType, MembersAreReScannedAndIdenticalOnesReported) {
   EXPECT_EQ(std::count(found.begin(), found.end(), "b.bin/H.ToPe.UNOFFICIAL"), 1);
 }
 
-TEST(LayersHandlerType, ZipReScannedAsZipUnpacksItsMembersInTheReScan) {
-  auto db = Db("Z;Engine:51-255,Target:0,HandlerType:CL_TYPE_ZIP;0;" + Hex("HDLSAME") +
-                   "\nInZipInZip;Engine:51-255,Target:0,Intermediates:CL_TYPE_ZIP>CL_TYPE_ZIP;0;" + Hex("BODYMARK") +
-                   "\n",
-               "");
-  auto zip = Zip({{"m.bin", Binary("BODYMARK")}});
-  const std::string tail = "HDLSAME";
-  zip.insert(zip.end(), tail.begin(), tail.end());
-  // The member sits under ZIP (the file) > ZIP (its re-scan) the second time.
-  EXPECT_THAT(Found(Scan(db, zip)), UnorderedElementsAre("Z.UNOFFICIAL", "m.bin/InZipInZip.UNOFFICIAL"));
+TEST(LayersHandlerType, ZipReScannedAsZipUnpacksItsMembersAgain) {
+  auto db = Db("Z;Engine:51-255,Target:0,HandlerType:CL_TYPE_ZIP;0;" + Hex("HDLSAME") + "\n",
+               "Body:0:*:" + Hex("BODYMARK") + "\n");
+  // Stored: the ZIP's own bytes hold the mark.
+  const std::string mark = "HDLSAME and nothing else";
+  auto zip = Zip({{"m.bin", Binary("BODYMARK")}, {"mark.txt", std::vector<uint8_t>(mark.begin(), mark.end())}});
+  const FileResults r = Scan(db, zip);
+  EXPECT_THAT(r.incomplete, IsEmpty());
+  // The members are scanned twice (the file, its re-scan), reported once each.
+  EXPECT_THAT(Found(r), UnorderedElementsAre("Body.UNOFFICIAL", "Z.UNOFFICIAL", "m.bin/Body.UNOFFICIAL",
+                                             "mark.txt/Z.UNOFFICIAL"));
+  EXPECT_EQ(r.members, 4u);
 }
 
 }  // namespace

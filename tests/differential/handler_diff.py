@@ -76,6 +76,7 @@ PE_ONLY = "Hdl.PeOnly:1:*:%s" % h("PEONLYMARK")        # Target:1: only on what 
 HTML_ONLY = "Hdl.HtmlOnly:3:*:%s" % h("htmlonlymark")  # Target:3: the normalised HTML
 BODY = "Hdl.Body:0:*:%s" % h("BODYMARK")
 IN_PE = ldb("Hdl.InPe", None, "0", [h("BODYMARK")], ",Container:CL_TYPE_MSEXE")
+IN_ZIPZIP = ldb("Hdl.InZipInZip", None, "0", [h("BODYMARK")], ",Intermediates:CL_TYPE_ZIP>CL_TYPE_ZIP")
 IN_BIN = ldb("Hdl.InBin", None, "0", [h("BODYMARK")], ",Container:CL_TYPE_BINARY_DATA")
 
 
@@ -131,7 +132,8 @@ def cases():
     c("zip_identical_members", zip_of([("a.bin", pe_payload), ("b.bin", pe_payload)], stored=False),
       {"s.ldb": [H_PE], "s.ndb": [PE_ONLY]}, "the second identical member is not re-scanned but reported")
     c("zip_to_zip", zip_of([("m.bin", BINARY + b"BODYMARK" + bytes(32))]) + b"HDLSAME",
-      {"s.ldb": [H_SAME], "s.ndb": [BODY]}, "a ZIP re-scanned as a ZIP: its members are scanned twice")
+      {"s.ldb": [H_SAME, IN_ZIPZIP], "s.ndb": [BODY]},
+      "a ZIP re-scanned as a ZIP: its members are scanned twice, the second time under ZIP>ZIP")
     c("tar_zip_member", tar_of([("z.zip", zip_of([("m.bin", pe_payload)], stored=False))]),
       {"s.ldb": [H_PE], "s.ndb": [PE_ONLY, BODY]}, "nested containers: tar > zip > member re-scanned")
     c("zip_in_rescan", BINARY + b"HDLTOZIP" + zip_of([("m.bin", BINARY + b"PEONLYMARK BODYMARK")], stored=False),
