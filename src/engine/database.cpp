@@ -408,7 +408,6 @@ void DatabaseBuilder::Impl::LoadLdbLine(std::string_view file, uint64_t n, std::
     return;
   }
   if (ldb.tdb.icon_group) return Problem(file, n, "IconGroup needs .idb icon databases (not supported)");
-  if (ldb.tdb.handler_type) return Problem(file, n, "HandlerType is not supported");
   if (Ignored(ldb.name, line)) return;
   bool has_pcre = false, has_byte_compare = false;
   const uint32_t logical_index = static_cast<uint32_t>(db->logicals.own.size());

@@ -1026,10 +1026,13 @@ std::optional<ExeInfo> ParseMachO(Bytes data) {
 
 }  // namespace
 
-TargetType DetectFileType(std::span<const uint8_t> data, HtmlOrigin* html) {
+TargetType DetectFileType(std::span<const uint8_t> data, HtmlOrigin* html, bool* binary_data) {
   HtmlOrigin ignored;
   if (!html) html = &ignored;
   *html = HtmlOrigin::kNone;
+  bool ignored_binary = false;
+  if (!binary_data) binary_data = &ignored_binary;
+  *binary_data = false;
   if (data.empty()) return TargetType::kAny;
   const Bytes window = data.first(std::min(data.size(), kTypingWindow));
 
@@ -1068,7 +1071,10 @@ TargetType DetectFileType(std::span<const uint8_t> data, HtmlOrigin* html) {
     if (kind == Kind::kHtml) *html = HtmlOrigin::kEarly;
     return ToTarget(kind);
   }
-  if (text == TextClass::kBinary || data.size() < kMinTextSize) return TargetType::kAny;
+  if (text == TextClass::kBinary || data.size() < kMinTextSize) {
+    *binary_data = text == TextClass::kBinary;
+    return TargetType::kAny;
+  }
   // clamscan's raw scan of an ASCII text file keeps matching type signatures over the
   // whole file; if it ends on HTML the file is scanned as HTML and not as text, so an
   // "<img" at byte 5000 of a .js file makes it HTML [observed at byte 2000].

@@ -30,8 +30,10 @@ enum class HtmlOrigin : uint8_t {
 
 // Detected type of a buffer, for ClamAV target-type filtering. kAny = none of the
 // specific types. kText = ASCII/UTF-8 text as ClamAV would type it. `html`, when given,
-// receives where an HTML marker made the file HTML (kNone otherwise).
-TargetType DetectFileType(std::span<const uint8_t> data, HtmlOrigin* html = nullptr);
+// receives where an HTML marker made the file HTML (kNone otherwise). `binary_data`, when
+// given, is set when clamscan would type the data CL_TYPE_BINARY_DATA: no format and not
+// text (kAny is also every recognised format that is not a target type, archives...).
+TargetType DetectFileType(std::span<const uint8_t> data, HtmlOrigin* html = nullptr, bool* binary_data = nullptr);
 
 // ClamAV's UTF-16 pair decoding of a whole file: byte j is (b[2j+1] << 4) + b[2j], mod 256
 // (the ASCII character itself for UTF-16LE text). `out` is resized to size/2 bytes.

@@ -32,7 +32,7 @@ struct TargetDescription {
   std::optional<Range> number_of_sections;
   std::optional<std::string> container;       // "CL_TYPE_ZIP": the parent layer's type
   std::vector<std::string> intermediates;     // top-down, the last is the parent; at most 16
-  std::optional<std::string> handler_type;    // a known CL_TYPE name (not supported)
+  std::optional<std::string> handler_type;    // a known CL_TYPE name: re-scan the layer as it
   bool icon_group = false;                    // IconGroup1/2 present (unsupported: needs .idb)
   bool unknown_attribute = false;             // loads, but never matches (as clamscan)
 };

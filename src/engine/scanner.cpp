@@ -46,6 +46,33 @@ const char* YaraFileType(TargetType t) {
   }
 }
 
+// The type a layer re-scanned as ClamAV type `name` (an .ldb HandlerType) is matched as:
+// the matcher root libclamav picks for that type (cli_mtargets in matcher.h), and for HTML
+// the normaliser's buffers, as for a file typed HTML from its first bytes. Text types are
+// matched raw for target 0 and normalised for target 7, as detected text is.
+TargetType TargetOfClType(std::string_view name, HtmlOrigin* origin) {
+  *origin = HtmlOrigin::kNone;
+  static constexpr std::pair<std::string_view, TargetType> kTypes[] = {
+      {"CL_TYPE_MSEXE", TargetType::kPE},        {"CL_TYPE_MSOLE2", TargetType::kOLE2},
+      {"CL_TYPE_MAIL", TargetType::kMail},       {"CL_TYPE_GRAPHICS", TargetType::kGraphics},
+      {"CL_TYPE_GIF", TargetType::kGraphics},    {"CL_TYPE_PNG", TargetType::kGraphics},
+      {"CL_TYPE_JPEG", TargetType::kGraphics},   {"CL_TYPE_TIFF", TargetType::kGraphics},
+      {"CL_TYPE_ELF", TargetType::kELF},         {"CL_TYPE_TEXT_ASCII", TargetType::kText},
+      {"CL_TYPE_TEXT_UTF8", TargetType::kText},  {"CL_TYPE_TEXT_UTF16LE", TargetType::kText},
+      {"CL_TYPE_TEXT_UTF16BE", TargetType::kText}, {"CL_TYPE_MACHO", TargetType::kMachO},
+      {"CL_TYPE_MACHO_UNIBIN", TargetType::kMachO}, {"CL_TYPE_PDF", TargetType::kPDF},
+      {"CL_TYPE_SWF", TargetType::kFlash},       {"CL_TYPE_JAVA", TargetType::kJava},
+  };
+  if (name == "CL_TYPE_HTML" || name == "CL_TYPE_HTML_UTF16") {
+    *origin = name == "CL_TYPE_HTML" ? HtmlOrigin::kEarly : HtmlOrigin::kUtf16Le;
+    return TargetType::kHTML;
+  }
+  for (const auto& [n, t] : kTypes) {
+    if (n == name) return t;
+  }
+  return TargetType::kAny;
+}
+
 }  // namespace
 
 struct Scanner::Impl {
@@ -75,6 +102,11 @@ struct Scanner::Impl {
   std::vector<uint8_t> normalized;  // reused across files
   HtmlNormalizer html;              // reused across files
   std::vector<uint8_t> utf16;       // pair decode of a UTF-16LE HTML file, reused
+  // HandlerType signatures matched in this Scan(): (order key, logical index), then the
+  // result handed out by handler_matches().
+  std::vector<std::pair<uint64_t, uint32_t>> handler_hits;
+  std::vector<HandlerMatch> handlers;
+  bool binary_data = false;  // the layer is CL_TYPE_BINARY_DATA
 
   explicit Impl(std::shared_ptr<const Database> db) : owner(std::move(db)), d(owner->impl()) {
     if (d.hs_db) {
@@ -273,7 +305,19 @@ struct Scanner::Impl {
   void CollectMatches(std::vector<Detection>* out, Status* status) {
     for (uint32_t sig : touched_sigs) out->push_back({std::string(d.SigName(sig)), EngineKind::kBody});
     for (uint32_t l : touched_logicals) {
-      if (EvaluateLogical(l)) out->push_back({std::string(d.SigName(d.logicals[l].sig)), EngineKind::kLogical});
+      if (!EvaluateLogical(l)) continue;
+      const LdbSignature* ldb = d.Ldb(l);  // parsed by EvaluateLogical
+      // HandlerType: libclamav re-scans the layer instead of reporting, when it knows the
+      // layer's hash: in the raw pass, not in a normalised HTML buffer nor for Target:7
+      // (matched only in the normalised text, all scanned without one, so reported). A
+      // CL_TYPE_BINARY_DATA layer is matched once more without the hash (the
+      // CL_TYPE_OTHER pass of cli_magic_scan), which reports it as well.
+      if (ldb != nullptr && ldb->tdb.handler_type && pass != Pass::kHtml && ldb->tdb.target != TargetType::kText) {
+        const bool generic = !ldb->tdb.target || *ldb->tdb.target == TargetType::kAny;
+        handler_hits.emplace_back((uint64_t{generic} << 32) | l, l);
+        if (!binary_data) continue;
+      }
+      out->push_back({std::string(d.SigName(d.logicals[l].sig)), EngineKind::kLogical});
     }
     Reset();
     ReportBroken(status);
@@ -317,14 +361,55 @@ struct Scanner::Impl {
 
     // Body patterns over the raw bytes and, for text, over ClamAV's normalised form.
     ScanBodies(bytes, Pass::kRaw, status);
-    if (text_pass && type == TargetType::kText && d.normalize_text) {
-      const size_t n = NormalizeText(bytes, &normalized);
-      ScanBodies(std::span<const uint8_t>(normalized.data(), n), Pass::kNormalized, status);
+    const bool normalize = text_pass && type == TargetType::kText && d.normalize_text;
+    size_t normalized_size = 0;
+    if (normalize) {
+      normalized_size = NormalizeText(bytes, &normalized);
+      ScanBodies(std::span<const uint8_t>(normalized.data(), normalized_size), Pass::kNormalized, status);
     }
     data = bytes;
+    const size_t handlers_before = handler_hits.size();
     CollectMatches(out, status);
+    if (normalize && handler_hits.size() > handlers_before)
+      SplitTextHandlers(handlers_before, bytes, std::span<const uint8_t>(normalized.data(), normalized_size), out,
+                        status);
     exe = nullptr;
     ScanYara(bytes, context, type, out, status);
+  }
+
+  // clamscan matches a text file raw (with the layer's hash: a HandlerType signature that
+  // holds re-scans) and its normalised form in a pass of its own without the hash
+  // (cli_scanscript: one that holds is reported) [observed: a lower-case pattern over
+  // upper-case text is reported and not re-scanned; Container:CL_TYPE_ANY, which fails in
+  // the re-scan, still reports one whose pattern matches the normalised text]. The two
+  // forms are counted together above, so when a HandlerType signature held there, each
+  // pass is run again alone to decide between the two.
+  void SplitTextHandlers(size_t first, std::span<const uint8_t> raw, std::span<const uint8_t> norm,
+                         std::vector<Detection>* out, Status* status) {
+    handler_hits.resize(first);
+    for (const Pass p : {Pass::kRaw, Pass::kNormalized}) {
+      const std::span<const uint8_t> buf = p == Pass::kRaw ? raw : norm;
+      const ExeInfo* saved_exe = exe;
+      ScanBodies(buf, p, status);
+      data = buf;
+      pass = p;  // for the .ldb target descriptions
+      if (p != Pass::kRaw) exe = nullptr;
+      for (uint32_t l : touched_logicals) {
+        const LdbSignature* ldb = d.Ldb(l);
+        if (ldb == nullptr || !ldb->tdb.handler_type || !EvaluateLogical(l)) continue;
+        if (p == Pass::kRaw && ldb->tdb.target != TargetType::kText) {
+          const bool generic = !ldb->tdb.target || *ldb->tdb.target == TargetType::kAny;
+          handler_hits.emplace_back((uint64_t{generic} << 32) | l, l);
+        } else if (p == Pass::kNormalized) {
+          out->push_back({std::string(d.SigName(d.logicals[l].sig)), EngineKind::kLogical});
+        }
+      }
+      exe = saved_exe;
+      pass = Pass::kRaw;
+      Reset();
+      ReportBroken(status);
+    }
+    data = raw;
   }
 
   // One normalised HTML buffer, scanned as clamscan scans it: as a layer of its own (its
@@ -387,8 +472,28 @@ struct Scanner::Impl {
     }
   }
 
+  // handler_hits -> handlers, in clamscan's order (cli_scan_fmap evaluates the target
+  // root's signatures, then the generic root's, each in load order), each signature once
+  // (a file scanned in two raw passes matches twice). None when the layer is allow-listed.
+  void CollectHandlers(size_t size, LazyDigests* digests) {
+    if (!d.allow.empty() && d.allow.MayMatch(size)) {
+      bool allowed = false;
+      d.allow.Lookup(size, digests, [&](uint32_t) { allowed = true; });
+      if (allowed) return;
+    }
+    std::sort(handler_hits.begin(), handler_hits.end());
+    handler_hits.erase(std::unique(handler_hits.begin(), handler_hits.end()), handler_hits.end());
+    for (const auto& [key, l] : handler_hits) {
+      const LdbSignature* ldb = d.Ldb(l);
+      if (ldb == nullptr || !ldb->tdb.handler_type) continue;
+      handlers.push_back({std::string(d.SigName(d.logicals[l].sig)), *ldb->tdb.handler_type});
+    }
+  }
+
   Status Scan(std::span<const uint8_t> bytes, const ScanContext& context, std::vector<Detection>* out) {
     out->clear();
+    handler_hits.clear();
+    handlers.clear();
     // clamscan does not scan layers of 5 bytes or less (differential family hash).
     if (bytes.size() <= kMinScannedSize) {
       type = TargetType::kAny;
@@ -396,7 +501,14 @@ struct Scanner::Impl {
     }
     ancestors = context.ancestors;
     HtmlOrigin origin = HtmlOrigin::kNone;
-    type = DetectFileType(bytes, &origin);
+    // HandlerType:CL_TYPE_ANY re-scans with the type detected again (cli_magic_scan types
+    // a layer handed to it as ANY or PART_ANY).
+    if (context.scan_as.empty() || context.scan_as == "CL_TYPE_ANY" || context.scan_as == "CL_TYPE_PART_ANY") {
+      type = DetectFileType(bytes, &origin, &binary_data);
+    } else {
+      type = TargetOfClType(context.scan_as, &origin);
+      binary_data = context.scan_as == "CL_TYPE_BINARY_DATA";
+    }
     if (!d.normalize_html && origin != HtmlOrigin::kNone) {
       // Without normalisation (clamscan --normalize=no) HTML is matched raw as HTML, except
       // that a late marker leaves the file text [observed].
@@ -418,6 +530,7 @@ struct Scanner::Impl {
       d.allow.Lookup(bytes.size(), &digests, [&](uint32_t) { allowed = true; });
       if (allowed) out->clear();
     }
+    if (!handler_hits.empty()) CollectHandlers(bytes.size(), &digests);
     std::sort(out->begin(), out->end(), [](const Detection& a, const Detection& b) {
       return std::tie(a.engine, a.name) < std::tie(b.engine, b.name);
     });
@@ -434,5 +547,7 @@ Status Scanner::Scan(std::span<const uint8_t> data, const ScanContext& context, 
 }
 
 TargetType Scanner::last_type() const { return impl_->type; }
+
+std::span<const HandlerMatch> Scanner::handler_matches() const { return impl_->handlers; }
 
 }  // namespace avkey::engine

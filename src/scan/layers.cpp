@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <unordered_set>
 
 #include "fmt/format.h"
 #include "scan/archive_sniff.h"
@@ -181,6 +182,10 @@ struct LayerScanner::State {
   std::vector<engine::LayerType> types;
   uint64_t unpacked = 0;
   uint64_t entries = 0;
+  // SHA-256 of the bytes last re-scanned for a HandlerType signature (libclamav keeps the
+  // MD5 in ctx->handlertype_hash, one per scanned file); empty before the first.
+  std::string handler_sha;
+  bool rescanned = false;  // a HandlerType re-scan happened: its results may repeat others
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   bool TimeUp() const { return std::chrono::steady_clock::now() > deadline; }
 
@@ -259,6 +264,35 @@ size_t ArchiveLayerTypes(archive* a, std::span<const uint8_t> data, bool raw,
   if (!raw) (*out)[n++] = {format};
   return n;
 }
+// How clamscan types a layer, for the ancestors of a HandlerType re-scan (its Container):
+// the engine's target type, or for untyped data the container formats avkey recognises by
+// their magic; anything else CL_TYPE_BINARY_DATA.
+std::string ClamTypeName(std::span<const uint8_t> data, engine::TargetType type) {
+  using engine::TargetType;
+  switch (type) {
+    case TargetType::kPE: return "CL_TYPE_MSEXE";
+    case TargetType::kELF: return "CL_TYPE_ELF";
+    case TargetType::kMachO: return "CL_TYPE_MACHO";
+    case TargetType::kOLE2: return "CL_TYPE_MSOLE2";
+    case TargetType::kPDF: return "CL_TYPE_PDF";
+    case TargetType::kHTML: return "CL_TYPE_HTML";
+    case TargetType::kText: return "CL_TYPE_TEXT_ASCII";
+    case TargetType::kMail: return "CL_TYPE_MAIL";
+    case TargetType::kGraphics: return "CL_TYPE_GRAPHICS";
+    case TargetType::kFlash: return "CL_TYPE_SWF";
+    case TargetType::kJava: return "CL_TYPE_JAVA";
+    case TargetType::kAny: break;
+  }
+  static constexpr std::pair<std::string_view, const char*> kMagics[] = {
+      {{"PK\x03\x04", 4}, "CL_TYPE_ZIP"},  {{"7z\xBC\xAF", 4}, "CL_TYPE_7Z"},   {{"Rar!", 4}, "CL_TYPE_RAR"},
+      {{"MSCF", 4}, "CL_TYPE_MSCAB"},        {{"\x1f\x8b", 2}, "CL_TYPE_GZ"},    {{"BZh", 3}, "CL_TYPE_BZ"},
+      {{"\xfd" "7zXZ\x00", 6}, "CL_TYPE_XZ"}, {{"{\\rtf", 5}, "CL_TYPE_RTF"}, {{"SZDD", 4}, "CL_TYPE_MSSZDD"}};
+  for (const auto& [magic, name] : kMagics) {
+    if (StartsWith(data, magic)) return name;
+  }
+  if (data.size() > 262 && std::memcmp(data.data() + 257, "ustar", 5) == 0) return "CL_TYPE_POSIX_TAR";
+  return "CL_TYPE_BINARY_DATA";
+}
 }  // namespace
 
 LayerScanner::LayerScanner(std::shared_ptr<const engine::Database> db, const ArchiveLimits& limits,
@@ -277,7 +311,26 @@ void LayerScanner::ScanFile(const std::string& path, std::string_view owner,
   st.owner = owner;
   st.out = out;
   if (limits_.max_time.count() > 0) st.deadline = std::chrono::steady_clock::now() + limits_.max_time;
+  const size_t first = out->detections.size();
   (void)ScanLayer(st, data, 0);
+  if (st.rescanned) {
+    // A re-scan reports the same signatures for the same path again (clamscan prints
+    // each twice): one record each, so a threat is counted once.
+    auto& v = out->detections;
+    std::unordered_set<std::string> seen;
+    size_t kept = first;
+    for (size_t i = first; i < v.size(); ++i) {
+      // Length-prefixed fields: member names are raw bytes.
+      std::string key(1, static_cast<char>(v[i].engine));
+      for (const auto& m : v[i].members) key += std::to_string(m.size()) + ':' + m;
+      key += '/' + v[i].signature;
+      if (seen.insert(std::move(key)).second) {
+        if (kept != i) v[kept] = std::move(v[i]);
+        ++kept;
+      }
+    }
+    v.resize(kept);
+  }
   // A bomb can leave a huge buffer behind; keep at most 16 MiB per depth between files
   // so that a worker's memory stays bounded by what it is scanning now.
   for (auto& b : buffers_) {
@@ -289,11 +342,11 @@ void LayerScanner::ScanFile(const std::string& path, std::string_view owner,
 }
 
 LayerScanner::Flow LayerScanner::ScanLayer(State& st, std::span<const uint8_t> data,
-                                           uint32_t depth) {
+                                           uint32_t depth, std::string_view scan_as) {
   std::string joined = *st.path;
   for (const auto& m : st.chain) joined += "//" + m;
   std::string base = BaseName(st.chain.empty() ? *st.path : st.chain.back());
-  engine::ScanContext ctx{base, joined, st.owner, st.types};
+  engine::ScanContext ctx{base, joined, st.owner, st.types, scan_as};
   Status s = scanner_.Scan(data, ctx, &hits_);
   // An engine that failed (YARA, a digest) does not void what the others found.
   if (!s.ok()) st.Incomplete("scan-error", s.message());
@@ -310,7 +363,50 @@ LayerScanner::Flow LayerScanner::ScanLayer(State& st, std::span<const uint8_t> d
     }
   }
   if (data.empty()) return Flow::kContinue;
-  return ScanContainer(st, data, scanner_.last_type(), depth);
+  const engine::TargetType type = scanner_.last_type();
+  if (!scanner_.handler_matches().empty()) {
+    // Copied: the re-scan reuses the scanner.
+    std::vector<engine::HandlerMatch> matches(scanner_.handler_matches().begin(), scanner_.handler_matches().end());
+    const std::string layer_type = scan_as.empty() || scan_as == "CL_TYPE_ANY" ? ClamTypeName(data, type)
+                                                                                : std::string(scan_as);
+    if (HandleTypes(st, data, depth, layer_type, matches) == Flow::kAbortFile) return Flow::kAbortFile;
+  }
+  // A re-scan unpacks what avkey recognises in the bytes, as any layer does (libclamav
+  // runs the parser of the type named; docs/signatures.md says where that differs).
+  return ScanContainer(st, data, type, depth);
+}
+
+LayerScanner::Flow LayerScanner::HandleTypes(State& st, std::span<const uint8_t> data, uint32_t depth,
+                                             std::string_view layer_type,
+                                             std::span<const engine::HandlerMatch> matches) {
+  const std::string sha = Sha256Hex(data);
+  for (const engine::HandlerMatch& m : matches) {
+    if (sha == st.handler_sha) {
+      // These bytes were re-scanned last: libclamav reports the signature instead (in the
+      // re-scan, or for a second HandlerType signature of the layer re-scanned).
+      DetectionRecord d;
+      d.path = *st.path;
+      d.members = st.chain;
+      d.signature = m.name;
+      d.engine = engine::EngineKind::kLogical;
+      d.sha256 = sha;
+      st.out->detections.push_back(std::move(d));
+      continue;
+    }
+    // The re-scan is a layer of its own: libclamav pushes it on the recursion stack, which
+    // refuses it past the limit (and then evaluates no further signature of this layer).
+    if (depth >= limits_.max_depth) {
+      st.Incomplete("limit-depth", fmt::format("containers nested deeper than {} levels (HandlerType {} of {})",
+                                               limits_.max_depth, m.type, m.name));
+      return Flow::kContinue;
+    }
+    st.handler_sha = sha;
+    st.rescanned = true;
+    const engine::LayerType parent{layer_type};
+    PushTypes types(st.types, std::span(&parent, 1));
+    if (ScanLayer(st, data, depth + 1, m.type) == Flow::kAbortFile) return Flow::kAbortFile;
+  }
+  return Flow::kContinue;
 }
 
 // The budgets as they apply to one container being unpacked by an extractor (extract.h):

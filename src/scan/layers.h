@@ -46,7 +46,15 @@ class LayerScanner {
  private:
   struct State;
   enum class Flow { kContinue, kAbortFile };
-  Flow ScanLayer(State& st, std::span<const uint8_t> data, uint32_t depth);
+  // `scan_as`: "CL_TYPE_X" when the layer is the re-scan an .ldb HandlerType signature
+  // asked for (the same bytes, one level deeper, typed X).
+  Flow ScanLayer(State& st, std::span<const uint8_t> data, uint32_t depth, std::string_view scan_as = {});
+  // What the HandlerType signatures that matched a layer do, as clamscan does it: the
+  // first re-scans the layer as its type, one level deeper; any other, or one matching
+  // the re-scan itself, is reported (libclamav re-scans only bytes whose hash differs
+  // from those it last re-scanned).
+  Flow HandleTypes(State& st, std::span<const uint8_t> data, uint32_t depth, std::string_view layer_type,
+                   std::span<const engine::HandlerMatch> matches);
   // Unpacks `data` if it is a container (avkey's own extractors first for the formats
   // they sniff, then libarchive, then encoded blocks in text) and scans each member
   // with ScanLayer(depth + 1). Not a container: does nothing.

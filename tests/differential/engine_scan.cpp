@@ -9,7 +9,8 @@
 //
 //   FILE: NAME FOUND
 //
-// one line per detection, sorted. Load problems go to stderr in a form run_diff.py parses:
+// one line per detection, sorted; an .ldb HandlerType signature is reported where it
+// matches, as clamscan --disable-cache does (no re-scan). Load problems go to stderr in a form run_diff.py parses:
 //
 //   engine_scan: load problem: SOURCE:LINE: REASON
 //
@@ -136,6 +137,10 @@ int Run(int argc, char** argv) {
       status = 2;
     }
     for (const auto& d : found) lines.push_back(file + ": " + d.name + " FOUND");
+    // The differential families run clamscan with --disable-cache, under which libclamav
+    // has no hash of the layer and so reports a HandlerType signature like any other
+    // instead of re-scanning (lsig_eval in matcher.c): one layer, as here.
+    for (const auto& h : scanner.handler_matches()) lines.push_back(file + ": " + h.name + " FOUND");
   }
   std::sort(lines.begin(), lines.end());
   lines.erase(std::unique(lines.begin(), lines.end()), lines.end());

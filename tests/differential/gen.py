@@ -950,11 +950,51 @@ def fam_reject_ldb(seed):
         ("filesize_no_engine", "Avk.RejL.fne;Target:0,FileSize:1-1000;0;%s" % ok_sub, False),
         ("count_eq0_only", "Avk.RejL.eq0;Target:0;0=0;%s" % ok_sub, True),
         ("empty_expr", "Avk.RejL.emp;Target:0;;%s" % ok_sub, False),
+        ("handler_ok", "Avk.RejL.hok;Engine:51-255,Target:0,HandlerType:CL_TYPE_MSEXE;0;%s" % ok_sub, True),
+        ("handler_no_engine", "Avk.RejL.hne;Target:0,HandlerType:CL_TYPE_MSEXE;0;%s" % ok_sub, False),
+        ("handler_low_engine", "Avk.RejL.hle;Engine:50-255,Target:0,HandlerType:CL_TYPE_MSEXE;0;%s" % ok_sub,
+         False),
     ]
     for cid, line, ok in cases:
         fn = "%s.ldb" % cid
         f.sig(fn, line)
         f.accept[fn] = ok
+    return f
+
+
+def fam_handler(seed):
+    """HandlerType on one layer, as the engine sees it. clamscan runs here with --disable-cache
+    (BASE_OPTS): without the layer's hash libclamav does not re-scan, it reports a HandlerType
+    signature like any other (lsig_eval). The re-scan itself needs the layers: the avkey
+    binary against default clamscan in handler_diff.py."""
+    # opts keeps the family out of "combined" (the tree test runs clamscan with re-scans on
+    # for nothing else); --disable-cache is BASE_OPTS's already.
+    f = Family("handler", seed, opts=["--disable-cache"],
+               doc=".ldb HandlerType without re-scan (clamscan --disable-cache): reported where it matches")
+    db = "handler.ldb"
+    b = f.blob
+    pe_mark = b"HDLpeONLY"
+
+    def c(name, tdb, expr, subsigs, hits=(), misses=()):
+        full = "Avk.Hdl." + name
+        f.case(db, full, ldb_line(full, tdb, expr, subsigs), hits=hits, misses=misses)
+
+    c("Pe", "Engine:51-255,Target:0,HandlerType:CL_TYPE_MSEXE", "0", [H("HDLmsexe")],
+      [b(b"HDLmsexe"), b(b"HDLmsexe\x01" + pe_mark)], [b(b"HDLmsexE")])
+    c("Zip", "Engine:51-255,Target:0,HandlerType:CL_TYPE_ZIP", "0&1", [H("HDLzipA"), H("HDLzipB")],
+      [b(b"HDLzipA\x01HDLzipB")], [b(b"HDLzipA")])
+    c("Any", "Engine:51-255,Target:0,HandlerType:CL_TYPE_ANY", "0", [H("HDLany")], [b(b"HDLany")])
+    c("Html", "Engine:51-255,Target:0,HandlerType:CL_TYPE_HTML", "0", [H("HDLhtml")], [b(b"HDLhtml")])
+    c("Size", "Engine:51-255,Target:0,FileSize:1-60,HandlerType:CL_TYPE_MSEXE", "0", [H("HDLsize")],
+      [b(b"HDLsize", pre=10, post=10)], [b(b"HDLsize", pre=40, post=40)])
+    c("Root", "Engine:51-255,Target:0,Container:CL_TYPE_ANY,HandlerType:CL_TYPE_MSEXE", "0", [H("HDLroot")],
+      [b(b"HDLroot")])
+    c("Flevel", "Engine:220-255,Target:0,HandlerType:CL_TYPE_MSEXE", "0", [H("HDLflev")], [], [b(b"HDLflev")])
+    # Beside ordinary signatures on the same bytes; a Target:1 body signature does not fire
+    # on data that no re-scan typed as a PE.
+    f.sig("other.ndb", "Avk.Hdl.Body:0:*:%s" % H("HDLmsexe"))
+    f.sig("other.ndb", "Avk.Hdl.PeOnly:1:*:%s" % hx(pe_mark))
+    f.inp("pe_only_data", b(pe_mark), misses=["Avk.Hdl.PeOnly"])
     return f
 
 
@@ -1410,6 +1450,7 @@ FAMILIES = {
     "ldb_bcomp": fam_ldb_bcomp,
     "reject_ldb": fam_reject_ldb,
     "reject_ign": fam_reject_ign,
+    "handler": fam_handler,
     "allow": fam_allow,
     "ignore": fam_ignore,
     "text": fam_text,

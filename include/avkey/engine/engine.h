@@ -90,6 +90,19 @@ struct ScanContext {
   // The containers the bytes came out of, outermost (the file on disk) first; empty for
   // a file itself. A .tar.gz member has {GZ, POSIX_TAR}: each decoding step is a layer.
   std::span<const LayerType> ancestors = {};
+  // "CL_TYPE_X" when the bytes are re-scanned as that type because an .ldb HandlerType
+  // signature asked for it (Scanner::handler_matches): they are then scanned as that type
+  // instead of the type detected from their content. Empty for an ordinary scan.
+  std::string_view scan_as = {};
+};
+
+// An .ldb signature with "HandlerType:CL_TYPE_X" whose conditions held on a layer. clamscan
+// does not report it there: it re-scans the layer's bytes as type X, one layer deeper,
+// and reports what that re-scan finds (docs/signatures.md).
+struct HandlerMatch {
+  std::string name;  // as it would be reported (".UNOFFICIAL" for plain files)
+  std::string type;  // "CL_TYPE_X"
+  bool operator==(const HandlerMatch&) const = default;
 };
 
 class Database;
@@ -186,6 +199,14 @@ class Scanner {
   // The type the last Scan() detected (kAny for a layer too small to be scanned), so a
   // caller need not detect it again.
   TargetType last_type() const;
+  // The HandlerType signatures that matched the last Scan()'s bytes, in the order
+  // clamscan evaluates them (target-specific ones first, then Target:0; each in load
+  // order). They are not in Scan()'s *out: the caller decides between re-scanning the
+  // layer as each type and reporting the signature (scan/layers.cpp does as clamscan).
+  // Exceptions, reported in *out as clamscan reports them: a match in a normalised HTML
+  // buffer, and on a layer typed CL_TYPE_BINARY_DATA (clamscan matches those again in a
+  // pass that reports a HandlerType signature like any other).
+  std::span<const HandlerMatch> handler_matches() const;
 
  private:
   struct Impl;
