@@ -717,12 +717,13 @@ void JsNormalizer::HandleUnescape(size_t start) {
   std::string_view s;
   if (!CString(t, &s)) return;
   Unescape(s, &scratch_);
-  std::vector<Token> one(1);  // (one allocation per unescape(): rare in real scripts)
-  one[0].type = Tok::kString;
-  one[0].vt = Val::kString;
-  one[0].v.str = NewString();
-  strings_[static_cast<size_t>(one[0].v.str)] = scratch_;
-  ReplaceRange(&tokens_, start - 2, start + 2, &one);
+  Token one;
+  one.type = Tok::kString;
+  one.vt = Val::kString;
+  one.v.str = NewString();
+  strings_[static_cast<size_t>(one.v.str)] = scratch_;
+  nested_.assign(1, one);  // (free here: the decoders, which nest, run after the folders)
+  ReplaceRange(&tokens_, start - 2, start + 2, &nested_);
 }
 
 // dF("..."), scriptasylum.com's encoder: the last byte is a digit d; the rest is unescaped,
@@ -803,7 +804,7 @@ void JsNormalizer::HandlePacker(size_t start, int32_t name_entry, Decode* d) {
     }
   };
   if (name_entry >= 0) {
-    const std::string name(Name(static_cast<uint32_t>(name_entry)));
+    const std::string_view name = Name(static_cast<uint32_t>(name_entry));  // (no entry is added here)
     for (; i + 2 < size; ++i) {
       std::string_view v;
       if (tokens_[i].type == Tok::kIdentifier && CString(tokens_[i], &v) && v == name &&
