@@ -155,7 +155,7 @@ void JsNormalizer::Begin() {
   strings_used_ = 0;
   next_id_ = 0;
   decodes_ = decoded_bytes_ = 0;
-  lookup_steps_ = 0;
+  lookup_steps_ = decode_work_ = 0;
   current_ = -1;
   NewScope();
   state_ = Lex::kInitial;
@@ -700,30 +700,30 @@ bool JsNormalizer::ReplaceRange(std::vector<Token>* dst, size_t begin, size_t en
   return true;
 }
 
+// unescape("...") becomes the decoded string: the four tokens from "unescape" on are
+// replaced, whatever the fourth is (normally ')'), unless fewer than four are left.
+// libclamav replaces them one call at a time and goes on after the new string; doing it in
+// one compacting pass gives the same tokens without moving the tail for every call.
 void JsNormalizer::RunFolders() {
-  for (size_t i = 0; i < tokens_.size(); ++i) {
+  const size_t n = tokens_.size();
+  size_t w = 0;
+  for (size_t r = 0; r < n;) {
     std::string_view s;
-    if (i + 2 < tokens_.size() && tokens_[i].type == Tok::kIdentifier && CString(tokens_[i], &s) && s == "unescape" &&
-        tokens_[i + 1].type == Tok::kParOpen)
-      HandleUnescape(i + 2);
+    if (r + 4 <= n && tokens_[r].type == Tok::kIdentifier && CString(tokens_[r], &s) && s == "unescape" &&
+        tokens_[r + 1].type == Tok::kParOpen && tokens_[r + 2].type == Tok::kString && CString(tokens_[r + 2], &s)) {
+      Unescape(s, &scratch_);
+      Token one;
+      one.type = Tok::kString;
+      one.vt = Val::kString;
+      one.v.str = NewString();
+      strings_[static_cast<size_t>(one.v.str)] = scratch_;
+      tokens_[w++] = one;
+      r += 4;
+    } else {
+      tokens_[w++] = tokens_[r++];
+    }
   }
-}
-
-// unescape("...") becomes the decoded string. The four tokens from "unescape" on are
-// replaced, whatever the fourth is (normally ')').
-void JsNormalizer::HandleUnescape(size_t start) {
-  const Token& t = tokens_[start];
-  if (t.type != Tok::kString) return;
-  std::string_view s;
-  if (!CString(t, &s)) return;
-  Unescape(s, &scratch_);
-  Token one;
-  one.type = Tok::kString;
-  one.vt = Val::kString;
-  one.v.str = NewString();
-  strings_[static_cast<size_t>(one.v.str)] = scratch_;
-  nested_.assign(1, one);  // (free here: the decoders, which nest, run after the folders)
-  ReplaceRange(&tokens_, start - 2, start + 2, &nested_);
+  tokens_.resize(w);
 }
 
 // dF("..."), scriptasylum.com's encoder: the last byte is a digit d; the rest is unescaped,
@@ -900,7 +900,8 @@ void JsNormalizer::RunDecoders() {
         ++i;
       }
       if (MatchPackerParams(i)) {
-        if (++decodes_ > kMaxDecodes) {
+        decode_work_ += tokens_.size();  // it searches the rest of the block
+        if (++decodes_ > kMaxDecodes || decode_work_ > kMaxDecodeWork) {
           truncated_ = true;
           return;
         }
@@ -916,7 +917,8 @@ void JsNormalizer::RunDecoders() {
     if (d.end > d.begin) {
       if (d.end < tokens_.size() && tokens_[d.end].type == Tok::kSemicolon) ++d.end;
       decoded_bytes_ += decode_text_.size();
-      if (++decodes_ > kMaxDecodes || decoded_bytes_ > kMaxDecodedBytes) {
+      decode_work_ += tokens_.size();  // the tail moves
+      if (++decodes_ > kMaxDecodes || decoded_bytes_ > kMaxDecodedBytes || decode_work_ > kMaxDecodeWork) {
         truncated_ = true;
         return;
       }

@@ -51,6 +51,7 @@ class JsNormalizer {
   static constexpr size_t kMaxDecodes = 4096;             // eval/dF/packer expansions
   static constexpr size_t kMaxDecodedBytes = 16u << 20;   // bytes those expansions produce
   static constexpr uint64_t kMaxLookupSteps = 64u << 20;  // scope-chain steps when writing
+  static constexpr uint64_t kMaxDecodeWork = 256u << 20;  // tokens moved or searched by decoders
 
  private:
   enum class Tok : uint8_t {
@@ -155,7 +156,6 @@ class JsNormalizer {
   // Folders and decoders (cli_js_parse_done).
   void RunFolders();
   void RunDecoders();
-  void HandleUnescape(size_t start);
   void HandleDf(size_t start, Decode* d);
   void HandleEval(size_t start, Decode* d);
   void HandlePacker(size_t start, int32_t name_entry, Decode* d);
@@ -192,7 +192,7 @@ class JsNormalizer {
   size_t strings_used_ = 0;
   int64_t next_id_ = 0;
   size_t decodes_ = 0, decoded_bytes_ = 0;
-  uint64_t lookup_steps_ = 0;
+  uint64_t lookup_steps_ = 0, decode_work_ = 0;
   std::string decode_text_, scratch_, scratch2_;
   std::vector<std::string_view> split_;
   // Tokenizer state; survives from piece to piece (a string may go on in the next piece).

@@ -161,6 +161,21 @@ TEST(JsNorm, HostileInputStaysWithinBudgets) {
   }
   n.Run(Bytes("<html><script>" + nested + "</script>\n"));
   EXPECT_FALSE(n.javascript_truncated());
+  // Many decoder calls in a long block: each would move the whole tail; the work budget
+  // ends it early instead of taking minutes.
+  std::string evals = "<html><script>";
+  for (int i = 0; i < 5000; ++i) evals += "eval(\"x\");";
+  for (int i = 0; i < 300000; ++i) evals += "a;";
+  evals += "</script>\n";
+  n.Run(Bytes(evals));
+  EXPECT_TRUE(n.javascript_truncated());
+  // unescape() folding is one pass, however many calls.
+  std::string unesc = "<html><script>";
+  for (int i = 0; i < 200000; ++i) unesc += "unescape(\"%41\");";
+  unesc += "</script>\n";
+  n.Run(Bytes(unesc));
+  EXPECT_FALSE(n.javascript_truncated());
+  EXPECT_EQ(Str(n.javascript()).substr(0, 20), "<script>\"a\";\"a\";\"a\";");
 }
 
 }  // namespace
