@@ -137,6 +137,7 @@ constexpr size_t kFlushSize = 65536;  // libclamav's output buffer
 
 void JsNormalizer::Reset() {
   out_.clear();
+  decoded_bytes_ = 0;  // per file: many small blocks must not each expand a packer to the limit
   truncated_ = false;
   active_ = false;
 }
@@ -154,7 +155,7 @@ void JsNormalizer::Begin() {
   }
   strings_used_ = 0;
   next_id_ = 0;
-  decodes_ = decoded_bytes_ = 0;
+  decodes_ = 0;
   lookup_steps_ = decode_work_ = 0;
   current_ = -1;
   NewScope();
@@ -852,7 +853,7 @@ void JsNormalizer::DecodePacker(const size_t params[6]) {
   size_t q = 0;
   const size_t n = p.size();
   auto at = [&](size_t x) { return static_cast<uint8_t>(p[x]); };
-  while (q < n && decode_text_.size() < kMaxDecodedBytes) {
+  while (q < n && decoded_bytes_ + decode_text_.size() < kMaxDecodedBytes) {
     while (q < n && !IsAlnum(at(q))) {
       if (at(q) == '\\' && q + 1 < n && (at(q + 1) == '\'' || at(q + 1) == '"')) ++q;
       else decode_text_.push_back(p[q++]);
@@ -868,7 +869,7 @@ void JsNormalizer::DecodePacker(const size_t params[6]) {
     if (val >= split_.size() || split_[val].empty()) decode_text_.append(p.substr(o, q - o));
     else decode_text_.append(split_[val]);
   }
-  if (decode_text_.size() >= kMaxDecodedBytes) truncated_ = true;
+  if (decoded_bytes_ + decode_text_.size() >= kMaxDecodedBytes) truncated_ = true;
   // libclamav splits k in place: the token keeps its text up to the first '|'.
   if (const size_t bar = k.find('|'); bar != std::string::npos) k.resize(bar);
 }

@@ -45,11 +45,12 @@ class JsNormalizer {
   // Frees buffers above `keep` bytes (after a huge file).
   void Trim(size_t keep);
 
-  // Budgets per block (see Feed). Real scripts stay far below them: they exist so that a
-  // 40 MiB file of "a a a ..." or of nested eval() cannot take gigabytes or hours.
+  // Budgets per block (decoded bytes: per file). Real scripts stay far below them; they
+  // exist so that a 40 MiB file of "a a a ..." or of nested eval() cannot take gigabytes or
+  // hours.
   static constexpr size_t kMaxTokens = 2u << 20;          // 32 MiB of tokens
   static constexpr size_t kMaxDecodes = 4096;             // eval/dF/packer expansions
-  static constexpr size_t kMaxDecodedBytes = 16u << 20;   // bytes those expansions produce
+  static constexpr size_t kMaxDecodedBytes = 16u << 20;   // bytes they produce, per file
   static constexpr uint64_t kMaxLookupSteps = 64u << 20;  // scope-chain steps when writing
   static constexpr uint64_t kMaxDecodeWork = 256u << 20;  // tokens moved or searched by decoders
 
