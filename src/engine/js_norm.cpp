@@ -540,7 +540,10 @@ uint32_t JsNormalizer::InsertEntry(int32_t scope, std::string_view name, int64_t
   return e;
 }
 
-uint32_t JsNormalizer::Declare(int32_t scope, std::string_view name) { return InsertEntry(scope, name, next_id_++); }
+uint32_t JsNormalizer::Declare(int32_t scope, std::string_view name) {
+  if (FindEntry(kDeclaredSomewhere, name) < 0) InsertEntry(kDeclaredSomewhere, name, 0);
+  return InsertEntry(scope, name, next_id_++);
+}
 
 uint32_t JsNormalizer::Use(int32_t scope, std::string_view name) {
   const int32_t found = FindEntry(scope, name);
@@ -548,6 +551,8 @@ uint32_t JsNormalizer::Use(int32_t scope, std::string_view name) {
 }
 
 int64_t JsNormalizer::Lookup(int32_t scope, std::string_view name) {
+  // Most names looked up (document, window, ...) are declared nowhere: no walk for them.
+  if (FindEntry(kDeclaredSomewhere, name) < 0) return -1;
   for (; scope >= 0; scope = scopes_[static_cast<size_t>(scope)].parent) {
     ++lookup_steps_;
     const int32_t e = FindEntry(scope, name);

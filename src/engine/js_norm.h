@@ -119,7 +119,9 @@ class JsNormalizer {
     Tok last_token;
     uint32_t brackets, blocks;
   };
-  struct Entry {  // one name in one scope's table
+  // Pseudo-scope of entries that only say "this name is declared in some scope".
+  static constexpr int32_t kDeclaredSomewhere = -2;
+  struct Entry {  // one name in one scope's table (or kDeclaredSomewhere)
     int32_t scope;
     uint32_t off, len;
     int64_t id;  // -1: used but not declared in this scope
