@@ -774,6 +774,26 @@ def seeds_filetype():
     return s
 
 
+def seeds_js_norm():
+    """Script bodies (the target wraps them in "<html><script>") for each part of the
+    JavaScript normaliser (cases of tests/data/html/js_cases.txt)."""
+    s = {}
+    for name, data in [
+            ("tokens", b"var foo = 1; a = b >>>= c !== d && e || f ? g : h; if(a)return b;else{c=d+e}</script>"),
+            ("comments", b"// line comment here\nvar x = 1; /* block */ x(); /*/ still */ y; /* open"),
+            ("strings", b'x = "A\\x41\\u00e9\\0\\q" + \'ef\' + "gh"; y = "never closed'),
+            ("decoders", b'x = unescape("%41%u0042"); eval("var q = 1; q++;"); dF("hoodu+4,;2"); '
+                         b'eval(function(p,a,c,k,e,d){return p}(\'0 1\',10,2,\'aa|bb\'.split(\'|\'),0,{}))'),
+            ("scopes", b"var g = 1; function outer(x) { var y = x; function inner(z) { return y + z + g; } "
+                       b"return inner; } var h = function(a) { return a.b; }; } }"),
+            ("numbers", b"x = 0; y = 2147483648; z = 1.5e3; w = 1e400; v = 1.2.3; u = 1.5e"),
+            ("blocks", b"a()</script><p>x</p><script>b(</script>\n<SCRIPT>c()</SCRIPT >"),
+            ("chunk", b"x = \"" + b"a" * 8180 + b" \\x41\\x42 " + b"b" * 100 + b"\"; " + b"c=1; " * 2000),
+    ]:
+        s[name] = data
+    return s
+
+
 def seeds_html_norm():
     """HTML that walks every state of the normaliser (cases of tests/data/html/cases.txt)."""
     s = {}
@@ -1036,6 +1056,7 @@ TARGETS = {
     "scanner_fuzz": seeds_scanner,
     "filetype_fuzz": seeds_filetype,
     "html_norm_fuzz": seeds_html_norm,
+    "js_norm_fuzz": seeds_js_norm,
     "signature_load_fuzz": seeds_signature_load,
     "cvd_fuzz": seeds_cvd,
     "ldb_fuzz": seeds_ldb,

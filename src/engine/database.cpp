@@ -869,10 +869,12 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
     db.normalize_text = false;
   }
   // HTML files are matched only in normalised form; when no signature could match a
-  // buffer (targets 0 and 3, hashes; YARA below), the normaliser is not run at all.
+  // buffer (targets 0 and 3, 7 for the javascript buffer's text scan, hashes; YARA below),
+  // the normaliser is not run at all.
   db.html_needs_buffers = !db.hashes.empty() ||
                           std::any_of(db.bodies.begin(), db.bodies.end(), [](const Body& b) {
-                            return b.target == TargetType::kAny || b.target == TargetType::kHTML;
+                            return b.target == TargetType::kAny || b.target == TargetType::kHTML ||
+                                   b.target == TargetType::kText;
                           });
   size_t searched = 0;
   for (uint32_t i = 0; i < db.bodies.size(); ++i) {

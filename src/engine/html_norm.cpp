@@ -182,6 +182,11 @@ void HtmlNormalizer::PutNc(std::string_view s) {
 }
 
 void HtmlNormalizer::Trim(size_t keep) {
+  js_.Trim(keep);
+  if (js_piece_.capacity() > keep) {
+    js_piece_.clear();
+    js_piece_.shrink_to_fit();
+  }
   for (auto* v : {&nc_, &nt_, &arg_bytes_}) {
     if (v->capacity() > keep) {
       v->clear();
@@ -197,6 +202,8 @@ void HtmlNormalizer::Trim(size_t keep) {
 
 void HtmlNormalizer::Reset() {
   nc_len_ = nt_len_ = 0;
+  js_.Reset();
+  js_begin_ = kNoPos;
   stop_ = Stop::kEnd;
   args_.clear();
   arg_bytes_.clear();
@@ -221,7 +228,12 @@ void HtmlNormalizer::Run(std::span<const uint8_t> in) {
   size_t len = 0;
   while (reader.Next(&chunk_, &data, &len)) {
     Chunk(data, len);
-    if (stop_ != Stop::kEnd) return;  // abandoned: nothing more, not even a pending entity
+    if (stop_ != Stop::kEnd) {
+      // Abandoned: nothing more, not even a pending entity; a script block is written as
+      // far as it was fed (libclamav's "done:" path).
+      js_.End();
+      return;
+    }
     // Before each further chunk: the encoded-ASP probe looks at it again.
     if (look_for_screnc_ && state_ != State::kLookForScrenc) {
       saved_next_ = next_;
@@ -232,6 +244,7 @@ void HtmlNormalizer::Run(std::span<const uint8_t> in) {
     if (next_ == state_) next_ = State::kBad;
   }
   Finish();
+  js_.End();  // a block without "</script>" ends with the input
 }
 
 // At the end of the input everything pending is lost (a whitespace run, an 8-bit group, a
@@ -300,6 +313,11 @@ void HtmlNormalizer::ProcessTag(size_t pos) {
       stop_ = Stop::kStyleUnderflow;
       return;
     }
+    if (tag == "/script" && js_.active()) {
+      FeedJs(js_begin_ == kNoPos ? 0 : js_begin_, pos);
+      js_.End();
+      js_begin_ = kNoPos;
+    }
     if (tag == "/script" || (tag == "/style" && raw_ == kRawStyle)) raw_ = 0;
   } else if (tag == "script") {
     const Arg* lang = FindArg("language");
@@ -327,6 +345,10 @@ void HtmlNormalizer::ProcessTag(size_t pos) {
       next_ = State::kJsDecode;
     }
     raw_ = kRawScript;
+    if (!js_.active()) {
+      js_.Begin();
+      js_begin_ = pos;
+    }
   } else if (tag == "style") {
     raw_ = kRawStyle;
   } else if (tag == "%@") {
@@ -355,8 +377,19 @@ void HtmlNormalizer::ProcessTag(size_t pos) {
   arg_bytes_.clear();
 }
 
+void HtmlNormalizer::FeedJs(size_t begin, size_t end) {
+  if (end <= begin) return;
+  js_piece_.assign(chunk_buf_ + begin, chunk_buf_ + end);
+  for (size_t k = std::max(begin, chunk_ws_end_); k < end; ++k)
+    if (js_piece_[k - begin] == '\n') js_piece_[k - begin] = ' ';
+  js_.Feed(js_piece_);
+}
+
 void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
   size_t i = 0;
+  chunk_buf_ = buf;
+  chunk_ws_end_ = 0;
+  while (chunk_ws_end_ < n && IsWs(buf[chunk_ws_end_])) ++chunk_ws_end_;
   for (;;) {
     while (i < n && IsWs(buf[i])) ++i;  // every chunk starts past its leading whitespace
     while (i < n) {
@@ -908,6 +941,9 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
       next_ = State::kBad;
       continue;
     }
+    // End of the chunk: the script block's bytes in it go to the JavaScript normaliser.
+    if (js_.active()) FeedJs(js_begin_ == kNoPos ? 0 : js_begin_, n);
+    js_begin_ = kNoPos;
     return;
   }
 }

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/js_norm.h"
+
 namespace avkey::engine {
 
 // Code point of an HTML named character reference in ClamAV's table (case-sensitive, no
@@ -45,6 +47,12 @@ class HtmlNormalizer {
 
   std::span<const uint8_t> nocomment() const { return {nc_.data(), nc_len_}; }
   std::span<const uint8_t> notags() const { return {nt_.data(), nt_len_}; }
+  // The "javascript" buffer: every <script> block through ClamAV's JavaScript normaliser
+  // (js_norm.h), "\n"-separated; empty when the file has no <script> tag that was processed.
+  std::span<const uint8_t> javascript() const { return js_.output(); }
+  // A budget of the JavaScript normaliser cut a block short (javascript() then differs
+  // from clamscan's).
+  bool javascript_truncated() const { return js_.truncated(); }
   Stop stop() const { return stop_; }
 
   // Frees any buffer larger than `keep` bytes (a scanner calls this after a huge file, so
@@ -69,6 +77,9 @@ class HtmlNormalizer {
   std::string_view ArgName(const Arg& a) const;
   std::string_view ArgValue(const Arg& a) const;
   void ProcessTag(size_t pos);
+  // Hands bytes [begin, end) of the current chunk to the JavaScript normaliser, with LF as
+  // the space the HTML state machine made of it (not in the chunk's leading whitespace).
+  void FeedJs(size_t begin, size_t end);
   // Output helpers.
   void PutNc(uint8_t c) {
     if (nc_len_ == nc_.size()) Grow(&nc_, 1);
@@ -121,6 +132,14 @@ class HtmlNormalizer {
   // Chunk scratch: used when the input holds NUL bytes (they are dropped) or when the
   // encoded-ASP probe has to patch the chunk in place.
   std::vector<uint8_t> chunk_;
+  // Script blocks: the JavaScript normaliser gets each block's raw bytes from the byte after
+  // "<script ...>" to the byte after "</script>", chunk by chunk, as libclamav's does.
+  static constexpr size_t kNoPos = SIZE_MAX;
+  JsNormalizer js_;
+  std::vector<uint8_t> js_piece_;
+  size_t js_begin_ = kNoPos;  // where the block starts in this chunk (kNoPos: at its start)
+  const uint8_t* chunk_buf_ = nullptr;
+  size_t chunk_ws_end_ = 0;  // end of the chunk's leading whitespace
   // Attributes of the current tag (only kept for the tags whose attributes matter).
   std::vector<uint8_t> arg_bytes_;
   std::vector<Arg> args_;

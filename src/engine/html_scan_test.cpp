@@ -204,5 +204,21 @@ TEST(HtmlScan, YaraSeesTheBuffers) {
   EXPECT_THAT(Names(db, kPage), ElementsAre("YARA.Y_NC", "YARA.Y_NT"));
 }
 
+// The javascript buffer (recorded with clamscan: differential family html, js1): scanned as
+// HTML (targets 3, 0) and again as text (targets 7, 0), hashed, .ldb counted within it.
+TEST(HtmlScan, JavascriptBufferIsScannedAsHtmlAndAsText) {
+  const std::string page =
+      "<html><body>\n<script>var Secret = unescape(\"%45%76%69%6c\"); eval(\"var q=Secret+1;\"); "
+      "// trailing comment here\n</script>\n</body></html>\n";
+  const std::string js = "<script>var n000=\"evil\";var n001=n000+1;trailing comment here</script>";
+  auto db = Db({{"j.ndb", Ndb("J3", 3, "var n000=\"evil\"") + Ndb("J7", 7, "trailing comment here") +
+                              Ndb("J0", 0, "<script>var n000", "0") + Ndb("J7NC", 7, "varsecret=unescape") +
+                              Ndb("J3RAW", 3, "Secret = unescape")},
+                {"j.hdb", Md5Line(js, "JH")},
+                {"j.ldb", "JL;Target:7;0&1;" + Hex("var n000") + ";" + Hex("n001=n000+1") + "\n" +
+                              "JX;Target:3;0&1;" + Hex("varsecret") + ";" + Hex("var n001") + "\n"}});
+  EXPECT_THAT(Names(db, page), ElementsAre("J0", "J3", "J7", "JH", "JL"));
+}
+
 }  // namespace
 }  // namespace avkey::engine

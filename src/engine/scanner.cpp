@@ -26,7 +26,8 @@ constexpr size_t kKeptHtmlBuffer = 8u << 20;
 enum class Pass : uint8_t {
   kRaw,         // the layer's bytes: target 0 and the layer's own type (not text)
   kNormalized,  // ClamAV's normalised text: targets 0 and 7
-  kHtml,        // a normalised HTML buffer (nocomment, notags): targets 0 and 3
+  kHtml,        // a normalised HTML buffer (nocomment, notags, javascript): targets 0 and 3
+  kScriptText,  // the javascript buffer scanned again as text: targets 0 and 7
 };
 
 const char* YaraFileType(TargetType t) {
@@ -126,7 +127,8 @@ struct Scanner::Impl {
   // Normalised HTML: targets 0 and 3.
   bool TargetMatches(TargetType t) const {
     switch (pass) {
-      case Pass::kNormalized: return t == TargetType::kAny || t == TargetType::kText;
+      case Pass::kNormalized:
+      case Pass::kScriptText: return t == TargetType::kAny || t == TargetType::kText;
       case Pass::kHtml: return t == TargetType::kAny || t == TargetType::kHTML;
       case Pass::kRaw: break;
     }
@@ -255,7 +257,7 @@ struct Scanner::Impl {
     if (t.entry_point && (!exe || !exe->has_entry_point || !t.entry_point->Contains(exe->entry_point_offset)))
       return false;
     if (t.number_of_sections && (!exe || !t.number_of_sections->Contains(exe->sections.size()))) return false;
-    if ((t.container || !t.intermediates.empty()) && !ContainersMatch(t, ancestors, /*normalized_layer=*/pass == Pass::kHtml))
+    if ((t.container || !t.intermediates.empty()) && !ContainersMatch(t, ancestors, /*normalized_layer=*/pass == Pass::kHtml || pass == Pass::kScriptText))
       return false;
     return true;
   }
@@ -415,8 +417,9 @@ struct Scanner::Impl {
   // One normalised HTML buffer, scanned as clamscan scans it: as a layer of its own (its
   // hash, targets 3 and 0 with offsets and .ldb conditions counted within it, YARA), whose
   // detections an allow-listed hash of the buffer clears. Buffers of 1-3 bytes count.
+  // `p` kScriptText: the javascript buffer's second scan, as text (targets 0 and 7).
   void ScanHtmlBuffer(std::span<const uint8_t> buf, const ScanContext& context, std::vector<Detection>* out,
-                      Status* status) {
+                      Status* status, Pass p = Pass::kHtml) {
     if (buf.empty()) return;
     const size_t mark = out->size();
     data = buf;
@@ -425,12 +428,12 @@ struct Scanner::Impl {
     LazyDigests digests(buf);
     if (d.hashes.MayMatch(buf.size()))
       d.hashes.Lookup(buf.size(), &digests, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
-    ScanBodies(buf, Pass::kHtml, status);
+    ScanBodies(buf, p, status);
     data = buf;
-    pass = Pass::kHtml;  // for the .ldb target descriptions
+    pass = p;  // for the .ldb target descriptions
     CollectMatches(out, status);
     pass = Pass::kRaw;
-    ScanYara(buf, context, TargetType::kHTML, out, status);
+    ScanYara(buf, context, p == Pass::kScriptText ? TargetType::kText : TargetType::kHTML, out, status);
     if (out->size() > mark && !d.allow.empty() && d.allow.MayMatch(buf.size())) {
       bool allowed = false;
       d.allow.Lookup(buf.size(), &digests, [&](uint32_t) { allowed = true; });
@@ -459,6 +462,12 @@ struct Scanner::Impl {
       html.Run(input);
       ScanHtmlBuffer(html.nocomment(), context, out, status);
       if (input.size() <= kMaxHtmlNoTags) ScanHtmlBuffer(html.notags(), context, out, status);
+      // The <script> blocks through ClamAV's JavaScript normaliser: scanned as HTML, then
+      // again as text (libclamav's cli_scanhtml scans the "javascript" file twice).
+      if (!html.javascript().empty()) {
+        ScanHtmlBuffer(html.javascript(), context, out, status);
+        ScanHtmlBuffer(html.javascript(), context, out, status, Pass::kScriptText);
+      }
       if (input.size() > kKeptHtmlBuffer) html.Trim(kKeptHtmlBuffer);
     }
     if (origin == HtmlOrigin::kUtf16Le) {

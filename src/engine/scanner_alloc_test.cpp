@@ -57,10 +57,14 @@ TEST(ScannerAllocations, NoneAfterWarmUpOnCleanLayers) {
     v[10] = 'A'; v[11] = 'B'; v[12] = 'x';  // partial hits: verification runs and fails
     layers.push_back(std::move(v));
   }
-  // HTML layers take the normaliser and two buffer passes instead (typed HTML at once, from
-  // a late marker, as UTF-16LE).
+  // HTML layers take the normaliser and its buffer passes instead (typed HTML at once, from
+  // a late marker, as UTF-16LE); the script goes through the JavaScript normaliser, decoders
+  // and all.
   for (int i = 0; i < 10; ++i) {
-    std::string page = "<html><head><script language=\"javascript\">var a = '<b>';</script><style>p {}</style>";
+    std::string page =
+        "<html><head><script language=\"javascript\">var a = '<b>'; function f(x) { return x.y + "
+        "unescape(\"%41%u0042\") + \"s\" + 'LongStringLiteralOfMoreThanSixteenBytes'; } eval(\"var q = f(1);\"); "
+        "dF(\"hoodu+4,;2\");</script><style>p {}</style>";
     for (int k = 0; k < 200 * (i + 1); ++k)
       page += "<p class=x title='T&amp;t'>Some &lt;text&gt; &#233;\xc3\xa9 <a href=\"http://Example/\">l</a><!-- c --> ";
     if (i % 3 == 1) page.insert(0, std::string(2000, 'y') + "\n");

@@ -1142,8 +1142,8 @@ def fam_mdb(seed):
     return f
 
 # Inputs of clamscan 1.4.6's HTML normalisation corpus with the nocomment and notags buffers
-# clamscan wrote for them (--leave-temps), byte for byte. None holds a <script>: clamscan
-# would also scan a normalised "javascript" buffer, which avkey does not produce (docs/html.md).
+# clamscan wrote for them (--leave-temps), byte for byte. (The javascript buffer of <script>
+# blocks has its own cases in fam_html, JS_CASES.)
 HTML_CASES = [
     ('n01', b'<html><BODY>Hello WORLD</BODY></HTML>\n',
      b'<html><body>hello world</body></html>',
@@ -1268,12 +1268,28 @@ HTML_CASES = [
 ]
 
 
+# Inputs with <script> blocks and the "javascript" buffer clamscan 1.4.6 wrote for them
+# (--leave-temps): the blocks through libclamav's JavaScript normaliser, scanned as HTML
+# (targets 3, 0) and again as text (targets 7, 0). More cases: tests/data/html/js_cases.txt.
+JS_CASES = [
+    ('js1', b'<html><body>\n<script>var Secret = unescape("%45%76%69%6c"); eval("var q=Secret+1;"); '
+            b'// trailing comment here\n</script>\n</body></html>\n',
+     b'<script>var n000="evil";var n001=n000+1;trailing comment here</script>'),
+    ('js2', b'<html><body>\n<script type="text/javascript">function Go(a){ return a.x; }</script>\n<p>between</p>\n'
+            b'<script>dF("hoodu+4,;2"); w = Go(1);</script>\n',
+     b'<script>function n000(n001){return n001.x;}</script>\n<script>w=go(1);</script>fmmbs)2*</script>'),
+    ('js3', b'<html>\n<script>var x = "unterminated',
+     b'<script>var n000="unterminated"</script>'),
+]
+
+
 def fam_html(seed):
     f = Family("html", seed,
                # HTML normalisation needs --normalize and --scan-html, as text does [probed]
                opts=["--normalize=yes", "--scan-html=yes"],
-               doc="HTML inputs: only the normalised nocomment and notags buffers are matched (targets 3 "
-                   "and 0, hashes of each buffer, YARA), the raw bytes only for late markers, GIF and UTF-16LE")
+               doc="HTML inputs: only the normalised nocomment, notags and javascript buffers are matched "
+                   "(targets 3 and 0, 7 for javascript, hashes of each buffer, YARA), the raw bytes only for "
+                   "late markers, GIF and UTF-16LE")
     ndb, hdb = "html.ndb", "html.hdb"
 
     def md5(data):
@@ -1418,6 +1434,31 @@ def fam_html(seed):
     fp_raw = fp + b" <i>raw allowed</i>"
     f.sig("html.fp", "%s:%d:Avk.Html.FP.RAW" % (md5(fp_raw), len(fp_raw)))
     f.inp("fp_raw.html", fp_raw, misses=["Avk.Html.FP.T3_NC", "Avk.Html.FP.T3_NT"])
+
+    # The javascript buffer: a layer of its own, scanned as HTML (3, 0) and as text (7, 0).
+    js = {cid: (data, buf) for cid, data, buf in JS_CASES}
+    js1 = js["js1"][1]
+    f.sig(ndb, "Avk.Html.JS.T3_EVIL:3:*:%s" % H('var n000="evil"'))
+    f.sig(ndb, "Avk.Html.JS.T7_COMMENT:7:*:%s" % H("trailing comment here"))
+    f.sig(ndb, "Avk.Html.JS.T0_AT0:0:0:%s" % H("<script>var n000"))
+    f.sig(ndb, "Avk.Html.JS.T3_EOF:3:EOF-13:%s" % H("here</script>"))
+    f.sig(ndb, "Avk.Html.JS.T7_NC:7:*:%s" % H("varsecret=unescape"))
+    f.sig(ndb, "Avk.Html.JS.T3_RAW:3:*:%s" % H("Secret = unescape"))
+    f.sig("html.ldb", "Avk.Html.JS.L7_SAME;Target:7;0&1;%s;%s" % (H("var n000"), H("n001=n000+1")))
+    f.sig("html.ldb", "Avk.Html.JS.L_CROSS;Target:3;0&1;%s;%s" % (H("varsecret"), H("var n001")))
+    f.sig("html.yar", 'rule AvkHtmlYJs { strings: $a = "n001=n000+1" condition: $a }')
+    f.inp("js1.html", js["js1"][0],
+          hits=[hash_sig(js1, "Avk.Html.JS.H_JS1"), "Avk.Html.JS.T3_EVIL", "Avk.Html.JS.T7_COMMENT",
+                "Avk.Html.JS.T0_AT0", "Avk.Html.JS.T3_EOF", "Avk.Html.JS.L7_SAME", "YARA.AvkHtmlYJs"],
+          misses=["Avk.Html.JS.T7_NC", "Avk.Html.JS.T3_RAW", "Avk.Html.JS.L_CROSS"])
+    # Several blocks, "\n"-separated; dF() output goes after the last "</script>".
+    f.sig(ndb, "Avk.Html.JS2.T3_DF:3:*:%s" % H("</script>fmmbs)2*</script>"))
+    f.sig(ndb, "Avk.Html.JS2.T0_NL:0:*:%s" % H("</script>\n<script>w=go(1);"))
+    f.inp("js2.html", js["js2"][0],
+          hits=[hash_sig(js["js2"][1], "Avk.Html.JS.H_JS2"), "Avk.Html.JS2.T3_DF", "Avk.Html.JS2.T0_NL"])
+    # A block cut by the end of the file: the string is closed, "</script>" added.
+    f.sig(ndb, "Avk.Html.JS3.T7_END:7:EOF-23:%s" % H('"unterminated"</script>'))
+    f.inp("js3.html", js["js3"][0], hits=[hash_sig(js["js3"][1], "Avk.Html.JS.H_JS3"), "Avk.Html.JS3.T7_END"])
     return f
 
 
