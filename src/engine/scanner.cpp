@@ -95,6 +95,9 @@ struct Scanner::Impl {
   std::vector<std::string> yara_matches;
   // The layer being scanned.
   std::span<const uint8_t> data;
+  // A text layer's normalised form while its matches are collected (ScanRaw), else empty:
+  // an .ldb with Target:7 is evaluated over it, as clamscan's normalised-text pass does.
+  std::span<const uint8_t> normalized_text;
   TargetType type = TargetType::kAny;
   const ExeInfo* exe = nullptr;
   Pass pass = Pass::kRaw;
@@ -262,6 +265,27 @@ struct Scanner::Impl {
     return true;
   }
 
+  // EvaluateLogical for a signature touched in the passes being collected. Target:7 is
+  // matched only in the normalised text (its bodies are recorded in that pass alone), so
+  // during a text layer's raw collection it is evaluated as of that pass: its target and
+  // its bytes (PCRE, byte compare) are the normalised form's; FileSize stays the file's
+  // [observed: FileSize:39 holds for a 39-byte file normalised to 37].
+  bool EvaluateTouched(uint32_t l) {
+    const LdbSignature* ldb = d.Ldb(l);
+    if (ldb == nullptr || pass != Pass::kRaw || normalized_text.empty() || ldb->tdb.target != TargetType::kText)
+      return EvaluateLogical(l);
+    const auto saved_data = data;
+    const ExeInfo* saved_exe = exe;
+    pass = Pass::kNormalized;
+    data = normalized_text;
+    exe = nullptr;
+    const bool held = EvaluateLogical(l);
+    pass = Pass::kRaw;
+    data = saved_data;
+    exe = saved_exe;
+    return held;
+  }
+
   bool EvaluateLogical(uint32_t l) {
     const Logical& lg = d.logicals[l];
     const LdbSignature* parsed = d.Ldb(l);
@@ -307,7 +331,7 @@ struct Scanner::Impl {
   void CollectMatches(std::vector<Detection>* out, Status* status) {
     for (uint32_t sig : touched_sigs) out->push_back({std::string(d.SigName(sig)), EngineKind::kBody});
     for (uint32_t l : touched_logicals) {
-      if (!EvaluateLogical(l)) continue;
+      if (!EvaluateTouched(l)) continue;
       const LdbSignature* ldb = d.Ldb(l);  // parsed by EvaluateLogical
       // HandlerType: libclamav re-scans the layer instead of reporting, when it knows the
       // layer's hash: in the raw pass, not in a normalised HTML buffer nor for Target:7
@@ -371,7 +395,9 @@ struct Scanner::Impl {
     }
     data = bytes;
     const size_t handlers_before = handler_hits.size();
+    if (normalize) normalized_text = std::span<const uint8_t>(normalized.data(), normalized_size);
     CollectMatches(out, status);
+    normalized_text = {};
     if (normalize && handler_hits.size() > handlers_before)
       SplitTextHandlers(handlers_before, bytes, std::span<const uint8_t>(normalized.data(), normalized_size), out,
                         status);

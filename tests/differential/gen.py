@@ -715,6 +715,19 @@ def fam_text(seed):
     c("T7TabSpace", 7, H("tab here"), [text("tab\there")])
     c("T7Newline", 7, H("line one\nline two"), [], [text("LINE ONE\nLINE TWO")])
     c("BinaryUpper", 0, H("binupper"), [], [f.blob(b"BINUPPER")])
+
+    # .ldb with Target:7: evaluated in the normalised-text pass only (subsignatures and
+    # PCRE over the normalised form), while FileSize is the file's own size.
+    def l(name, tdb, expr, subsigs, hits=(), misses=()):
+        full = "Avk.TextLdb." + name
+        f.case("text.ldb", full, ";".join([full, tdb, expr] + list(subsigs)), hits=hits, misses=misses)
+
+    l("T7And", "Engine:51-255,Target:7", "0&1", [H("alpha beta"), H("gamma delta")],
+      [text("ALPHA BETA and GAMMA   DELTA"), text("alpha beta, gamma delta")], [text("alpha beta only")])
+    l("T7Upper", "Engine:51-255,Target:7", "0", [H("UPPER LDB")], [], [text("UPPER LDB here")])
+    l("T7Pcre", "Engine:81-255,Target:7", "0&1", [H("pcre anchor"), "0/pcre anchor [0-9]+ items/"],
+      [text("PCRE   ANCHOR 42 ITEMS")], [text("pcre anchor items")])
+    l("T0Pair", "Engine:51-255,Target:0", "0", [H("target zero ldb")], [text("TARGET ZERO LDB")])
     return f
 
 
