@@ -1,0 +1,44 @@
+// Probe for a Vectorscan defect seen with Debian 12's libvectorscan 5.4.9 on this project's
+// machines (AMD EPYC, AVX-512; also with the portable, featureless platform): in block mode,
+// with two literals in one database, a literal match that ends within about 32 bytes of the
+// end of the scanned block is missed for some buffer addresses (about 1% of the placements
+// tried here; never when the match ends further from the end). avkey's body matching hands
+// every layer to hs_scan, so it inherits the miss (found by a HandlerType unit test that
+// failed only under ASan, whose allocator moves buffers).
+//   g++ -O1 -o /tmp/vectorscan_tail_probe tools/vectorscan_tail_probe.cpp -lhs
+//   /tmp/vectorscan_tail_probe   -> "tot=738777 miss=6963" and where the misses are
+// Not built by CMake: a probe to re-run against a newer Vectorscan, not a test.
+#include <hs/hs.h>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+static int cb(unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) { ++*static_cast<int*>(ctx); return 0; }
+int main() {
+  const char* exprs[] = {"HDLSAME", "BODYMARK"};
+  unsigned flags[] = {HS_FLAG_DOTALL, HS_FLAG_DOTALL};
+  unsigned ids[] = {0, 1};
+  hs_database_t* db = nullptr; hs_compile_error_t* err = nullptr;
+  hs_compile_multi(exprs, flags, ids, 2, HS_MODE_BLOCK, nullptr, &db, &err);
+  hs_scratch_t* s = nullptr; hs_alloc_scratch(db, &s);
+  char* big = static_cast<char*>(aligned_alloc(4096, 1 << 16));
+  memset(big, 'x', 1 << 16);
+  std::map<size_t, long> by_len_bucket, by_tail;
+  long tot = 0, miss = 0;
+  for (size_t len = 8; len < 2000; len += 7)
+    for (size_t pos = 0; pos + 8 <= len; pos += 5)
+      for (size_t off = 0; off < 64; off += 5) {
+        char* p = big + 1024 + off;
+        memcpy(p + pos, "BODYMARK", 8);
+        int n = 0;
+        hs_scan(db, p, len, 0, s, cb, &n);
+        memset(p + pos, 'x', 8);
+        ++tot;
+        if (!n) { ++miss; by_len_bucket[len / 100 * 100]++; by_tail[std::min<size_t>(len - pos - 8, 64) / 8 * 8]++; }
+      }
+  printf("tot=%ld miss=%ld\nby len: ", tot, miss);
+  for (auto& [k, v] : by_len_bucket) printf("%zu:%ld ", k, v);
+  printf("\nby bytes after the literal: ");
+  for (auto& [k, v] : by_tail) printf("%zu:%ld ", k, v);
+  printf("\n");
+}
