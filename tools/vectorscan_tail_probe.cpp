@@ -3,8 +3,9 @@
 // with two literals in one database, a literal match that ends within about 32 bytes of the
 // end of the scanned block is missed for some buffer addresses (about 1% of the placements
 // tried here; never when the match ends further from the end). avkey's body matching hands
-// every layer to hs_scan, so it inherits the miss (found by a HandlerType unit test that
-// failed only under ASan, whose allocator moves buffers).
+// every layer to Vectorscan: src/engine/hs_block.h works around it (found by a HandlerType
+// unit test that failed only under ASan, whose allocator moves buffers). Re-run this against
+// a newer Vectorscan before removing the workaround.
 //   g++ -O1 -o /tmp/vectorscan_tail_probe tools/vectorscan_tail_probe.cpp -lhs
 //   /tmp/vectorscan_tail_probe   -> "tot=738777 miss=6963" and where the misses are
 // Not built by CMake: a probe to re-run against a newer Vectorscan, not a test.

@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -370,6 +372,39 @@ TEST(EngineCache, YaraRulesFromTheCacheKeepTheirProblems) {
   }
   EXPECT_EQ(cold->report().problems[0].reason, warm->report().problems[0].reason);
   std::filesystem::remove_all(dir);
+}
+
+// Vectorscan 5.4.9 loses some matches that end near the end of the scanned block,
+// depending on the buffer's address (hs_block.h). A literal at every position near the
+// end of layers of several sizes, at 64 different addresses each: every one is found.
+TEST(ScannerTail, MatchesAtTheVeryEndAreFoundAtEveryAddress) {
+  DatabaseBuilder b;
+  ASSERT_TRUE(b.AddSource("t.ndb", "Tail.Mark:0:*:424f44594d41524b\nTail.Other:0:*:48444c53414d45\n", false).ok());
+  ASSERT_TRUE(b.AddSource("t.ldb", "Tail.Count;Engine:51-255,Target:0;0=1;434f554e544d45\n", false).ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  Scanner s(*db);
+  std::vector<uint8_t> big(1 << 16, 'x');
+  int missed = 0, tried = 0, miscounted = 0;
+  for (size_t len : {size_t{20}, size_t{97}, size_t{600}, size_t{4100}, size_t{9000}}) {
+    for (size_t back = 8; back <= 72 && back <= len; back += 1) {
+      for (size_t off = 0; off < 64; ++off) {
+        std::fill(big.begin(), big.end(), 'x');
+        uint8_t* p = big.data() + 4096 + off;
+        std::memcpy(p + len - back, "BODYMARK", 8);
+        if (len > 100) std::memcpy(p + len / 2, "COUNTME", 7);  // counted once, not twice
+        std::vector<Detection> out;
+        ASSERT_TRUE(s.Scan(std::span<const uint8_t>(p, len), {}, &out).ok());
+        ++tried;
+        const bool mark = std::any_of(out.begin(), out.end(), [](const Detection& d) { return d.name == "Tail.Mark.UNOFFICIAL"; });
+        const bool count = std::any_of(out.begin(), out.end(), [](const Detection& d) { return d.name == "Tail.Count.UNOFFICIAL"; });
+        missed += !mark;
+        miscounted += (len > 100) != count;
+      }
+    }
+  }
+  EXPECT_EQ(missed, 0) << "of " << tried;
+  EXPECT_EQ(miscounted, 0) << "of " << tried;
 }
 
 }  // namespace

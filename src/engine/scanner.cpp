@@ -5,6 +5,7 @@
 #include "avkey/engine/engine.h"
 #include "engine/database_impl.h"
 #include "engine/filetype.h"
+#include "engine/hs_block.h"
 #include "engine/html_norm.h"
 
 namespace avkey::engine {
@@ -80,6 +81,7 @@ struct Scanner::Impl {
   std::shared_ptr<const Database> owner;
   const Database::Impl& d;
   HsScratchPtr hs_scratch;
+  BlockScan block_scan;  // hs_block.h: Vectorscan 5.4.9 loses some matches at a block's end
   BodyPattern::Scratch pattern_scratch;
   std::unique_ptr<YaraScanner> yara;
   PcreScratchPtr pcre;
@@ -149,9 +151,7 @@ struct Scanner::Impl {
       if (!hs_scratch) {
         if (status->ok()) *status = Status::Error("Vectorscan scratch allocation failed");
       } else {
-        hs_error_t e = hs_scan(d.hs_db.get(), reinterpret_cast<const char*>(buf.data()),
-                               static_cast<unsigned>(std::min<size_t>(buf.size(), UINT32_MAX)), 0,
-                               hs_scratch.get(), &Impl::OnVectorscanMatch, this);
+        hs_error_t e = block_scan.Scan(d.hs_db.get(), hs_scratch.get(), buf, &Impl::OnVectorscanMatch, this);
         if (e != HS_SUCCESS && status->ok()) *status = Status::Error("Vectorscan scan failed (" + std::to_string(e) + ")");
       }
     }

@@ -1227,10 +1227,7 @@ int StopAtFirstAtom(unsigned /*id*/, unsigned long long /*from*/, unsigned long 
 
 YaraPrefilter::Outcome YaraPrefilter::Scan(std::span<const uint8_t> data, Scratch& scratch) const {
   if (!scratch.valid() || data.size() > UINT_MAX) return Outcome::kError;
-  static constexpr char kNoData = 0;  // Vectorscan wants a pointer even for 0 bytes
-  const char* bytes = data.empty() ? &kNoData : reinterpret_cast<const char*>(data.data());
-  hs_error_t e = hs_scan(db_.get(), bytes, static_cast<unsigned>(data.size()), 0, scratch.scratch_.get(),
-                         StopAtFirstAtom, nullptr);
+  hs_error_t e = scratch.block_.Scan(db_.get(), scratch.scratch_.get(), data, StopAtFirstAtom, nullptr);
   if (e == HS_SCAN_TERMINATED) return Outcome::kAtomFound;
   if (e == HS_SUCCESS) return Outcome::kNoAtom;
   return Outcome::kError;

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "avkey/engine/status.h"
+#include "engine/hs_block.h"
 
 struct hs_database;
 struct hs_scratch;
@@ -124,6 +125,7 @@ class YaraPrefilter {
       void operator()(hs_scratch* s) const;
     };
     std::unique_ptr<hs_scratch, Deleter> scratch_;
+    BlockScan block_;  // hs_block.h: matches at the very end are not lost
   };
 
   enum class Outcome : uint8_t { kNoAtom, kAtomFound, kError };
