@@ -69,13 +69,7 @@ int TrustCheck::Finish() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(state_->ctx, md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 15];
-  }
-  return state_->size == pin_->size && hex == pin_->sha256 ? 0 : kNotAsSigned;
+  return state_->size == pin_->size && HexString({md, len}) == pin_->sha256 ? 0 : kNotAsSigned;
 }
 
 namespace {
@@ -157,69 +151,31 @@ Status WriteFileAtomically(const std::filesystem::path& path, std::string_view d
 
 MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   if (this != &o) {
-    this->~MappedFile();
+    if (data_ != nullptr) ::munmap(data_, size_);
     data_ = o.data_;
     size_ = o.size_;
-    copied_ = o.copied_;
+    copy_ = std::move(o.copy_);
     o.data_ = nullptr;
     o.size_ = 0;
-    o.copied_ = 0;
   }
   return *this;
 }
 
-int MappedFile::Copy(const std::filesystem::path& path, const TrustedFiles* pins) {
-  TrustCheck check(pins, path);
-  int fd = -1;
-  struct stat st;
-  if (int err = OpenRegularFile(path, &fd, &st)) return err;  // ENOENT first: a miss is a miss
-  if (int err = check.Begin()) {
-    ::close(fd);
-    return err;
-  }
-  // One byte more than the file: a file that grew since fstat cannot be the pinned one.
-  const size_t cap = static_cast<size_t>(st.st_size) + 1;
-  auto* p = static_cast<char*>(huge_pages::Map(cap));
-  size_t have = 0;
-  int err = 0;
-  while (have < cap) {
-    ssize_t n = ::read(fd, p + have, cap - have);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) err = errno;
-    if (n <= 0) break;
-    have += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (err == 0) {
-    check.Update(std::string_view(p, have));
-    err = check.Finish();
-  }
-  if (err != 0) {
-    huge_pages::Unmap(p, cap);
-    return err;
-  }
-  data_ = p;
-  size_ = have;
-  copied_ = cap;
-  return 0;
-}
-
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) {
-    if (copied_ != 0) {
-      huge_pages::Unmap(data_, copied_);
-    } else {
-      ::munmap(data_, size_);
-    }
-  }
+  if (data_ != nullptr) ::munmap(data_, size_);
   data_ = nullptr;
   size_ = 0;
-  copied_ = 0;
+  copy_.clear();
 }
 
 int MappedFile::Map(const std::filesystem::path& path, const TrustedFiles* pins) {
   *this = MappedFile();
-  if (pins != nullptr && !pins->empty()) return Copy(path, pins);
+  if (pins != nullptr && !pins->empty()) {
+    TrustCheck check(pins, path);
+    int err = ReadWhole(path, &copy_, &check);  // ENOENT before the pin check: a miss is a miss
+    if (err != 0) copy_.clear();
+    return err;
+  }
   int fd = -1;
   struct stat st;
   if (int err = OpenRegularFile(path, &fd, &st)) return err;

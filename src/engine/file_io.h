@@ -81,8 +81,8 @@ Status WriteFileAtomically(const std::filesystem::path& path, std::string_view d
 class MappedFile {
  public:
   MappedFile() = default;
-  MappedFile(MappedFile&& o) noexcept : data_(o.data_), size_(o.size_), copied_(o.copied_) {
-    o.data_ = nullptr, o.size_ = 0, o.copied_ = 0;
+  MappedFile(MappedFile&& o) noexcept : data_(o.data_), size_(o.size_), copy_(std::move(o.copy_)) {
+    o.data_ = nullptr, o.size_ = 0;
   }
   MappedFile& operator=(MappedFile&& o) noexcept;
   MappedFile(const MappedFile&) = delete;
@@ -92,15 +92,15 @@ class MappedFile {
   // When `pins` pin files, the file is read into private memory instead and its content
   // checked (TrustCheck): a mapping would follow later writes to the file.
   int Map(const std::filesystem::path& path, const TrustedFiles* pins = nullptr);
-  std::string_view view() const { return std::string_view(static_cast<const char*>(data_), size_); }
-  size_t size() const { return size_; }
+  std::string_view view() const {
+    return data_ != nullptr ? std::string_view(static_cast<const char*>(data_), size_) : std::string_view(copy_);
+  }
+  size_t size() const { return view().size(); }
 
  private:
-  int Copy(const std::filesystem::path& path, const TrustedFiles* pins);
-
   void* data_ = nullptr;
   size_t size_ = 0;
-  size_t copied_ = 0;  // > 0: huge_pages memory of this size holding a checked copy, not a mapping
+  HugeString copy_;  // with pins: the checked copy (then data_ is null)
 };
 
 }  // namespace avkey::engine

@@ -33,14 +33,9 @@ std::vector<uint8_t> Text(std::string_view payload) {
   return Bytes(std::string("plain text for the handler test\nline two\n") + std::string(payload) + "\n");
 }
 
+// Signature hex of a text (the engine's own encoder).
 std::string Hex(std::string_view s) {
-  static const char* k = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += k[c >> 4];
-    out += k[c & 15];
-  }
-  return out;
+  return HexString({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
 
 std::shared_ptr<const Database> Db(const std::string& ldb, const std::string& ndb, LoadReport* report = nullptr) {

@@ -10,29 +10,15 @@
 #include <vector>
 
 #include "engine/hash_index.h"
+#include "engine/recorded_buffers_test_util.h"
 
 namespace avkey::engine {
 namespace {
 
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-std::string Str(std::span<const uint8_t> b) { return std::string(b.begin(), b.end()); }
-
-// Readable form of a buffer for failure messages.
-std::string Show(std::span<const uint8_t> b) {
-  std::string out;
-  for (size_t i = 0; i < b.size() && i < 400; ++i) {
-    const uint8_t c = b[i];
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      char tmp[8];
-      std::snprintf(tmp, sizeof tmp, "\\x%02x", c);
-      out += tmp;
-    }
-  }
-  if (b.size() > 400) out += "...";
-  return out;
-}
+using testing::Bytes;
+using testing::Show;
+using testing::Str;
+using testing::Unescape;
 
 std::string Md5Hex(std::span<const uint8_t> b) {
   LazyDigests d(b);
@@ -44,40 +30,6 @@ std::string Md5Hex(std::span<const uint8_t> b) {
     hex += tmp;
   }
   return hex;
-}
-
-// Undoes make_cases.py's escaping.
-bool Unescape(std::string_view s, std::string* out) {
-  out->clear();
-  auto hexval = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size();) {
-    size_t repeat = 1;
-    if (s.compare(i, 2, "\\{") == 0) {
-      const size_t close = s.find('}', i);
-      if (close == std::string_view::npos) return false;
-      repeat = std::stoul(std::string(s.substr(i + 2, close - i - 2)));
-      i = close + 1;
-      if (i >= s.size()) return false;
-    }
-    char c;
-    if (s[i] != '\\') {
-      c = s[i++];
-    } else if (i + 1 < s.size() && s[i + 1] == '\\') {
-      c = '\\';
-      i += 2;
-    } else if (i + 3 < s.size() && s[i + 1] == 'x' && hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0) {
-      c = static_cast<char>(hexval(s[i + 2]) * 16 + hexval(s[i + 3]));
-      i += 4;
-    } else {
-      return false;
-    }
-    out->append(repeat, c);
-  }
-  return true;
 }
 
 struct RecordedCase {

@@ -20,14 +20,9 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
+// Signature hex of a text (the engine's own encoder).
 std::string Hex(std::string_view s) {
-  static const char* k = "0123456789abcdef";
-  std::string h;
-  for (unsigned char c : s) {
-    h += k[c >> 4];
-    h += k[c & 15];
-  }
-  return h;
+  return HexString({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
 
 std::string Md5Line(std::string_view data, const char* name) {

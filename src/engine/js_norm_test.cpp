@@ -10,62 +10,15 @@
 #include <vector>
 
 #include "engine/html_norm.h"
+#include "engine/recorded_buffers_test_util.h"
 
 namespace avkey::engine {
 namespace {
 
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-std::string Str(std::span<const uint8_t> b) { return std::string(b.begin(), b.end()); }
-
-std::string Show(std::string_view b) {
-  std::string out;
-  for (size_t i = 0; i < b.size() && i < 600; ++i) {
-    const auto c = static_cast<uint8_t>(b[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      char tmp[8];
-      std::snprintf(tmp, sizeof tmp, "\\x%02x", c);
-      out += tmp;
-    }
-  }
-  if (b.size() > 600) out += "...";
-  return out;
-}
-
-// Undoes make_js_cases.py's escaping.
-bool Unescape(std::string_view s, std::string* out) {
-  out->clear();
-  auto hexval = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < s.size();) {
-    size_t repeat = 1;
-    if (s.compare(i, 2, "\\{") == 0) {
-      const size_t close = s.find('}', i);
-      if (close == std::string_view::npos) return false;
-      repeat = std::stoul(std::string(s.substr(i + 2, close - i - 2)));
-      i = close + 1;
-      if (i >= s.size()) return false;
-    }
-    char c;
-    if (s[i] != '\\') {
-      c = s[i++];
-    } else if (i + 1 < s.size() && s[i + 1] == '\\') {
-      c = '\\';
-      i += 2;
-    } else if (i + 3 < s.size() && s[i + 1] == 'x' && hexval(s[i + 2]) >= 0 && hexval(s[i + 3]) >= 0) {
-      c = static_cast<char>(hexval(s[i + 2]) * 16 + hexval(s[i + 3]));
-      i += 4;
-    } else {
-      return false;
-    }
-    out->append(repeat, c);
-  }
-  return true;
-}
+using testing::Bytes;
+using testing::Show;
+using testing::Str;
+using testing::Unescape;
 
 struct JsCase {
   std::string name, input, js;
@@ -100,7 +53,7 @@ TEST(JsNorm, RecordedClamscanBuffers) {
     norm.Run(Bytes(c.input));
     const std::string got = Str(norm.javascript());
     EXPECT_EQ(got.empty(), !c.has_js) << c.name;
-    EXPECT_EQ(got, c.js) << c.name << "\n  got:  " << Show(got) << "\n  want: " << Show(c.js);
+    EXPECT_EQ(got, c.js) << c.name << "\n  got:  " << Show(got, 600) << "\n  want: " << Show(c.js, 600);
     EXPECT_FALSE(norm.javascript_truncated()) << c.name;
     passed += got == c.js;
   }

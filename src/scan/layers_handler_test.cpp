@@ -23,14 +23,9 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
+// Signature hex of a text (the engine's own encoder).
 std::string Hex(std::string_view s) {
-  static const char* k = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += k[c >> 4];
-    out += k[c & 15];
-  }
-  return out;
+  return engine::HexString({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
 
 std::vector<uint8_t> Binary(std::string_view payload) {
