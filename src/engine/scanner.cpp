@@ -97,9 +97,6 @@ struct Scanner::Impl {
   std::vector<std::string> yara_matches;
   // The layer being scanned.
   std::span<const uint8_t> data;
-  // A text layer's normalised form while its matches are collected (ScanRaw), else empty:
-  // an .ldb with Target:7 is evaluated over it, as clamscan's normalised-text pass does.
-  std::span<const uint8_t> normalized_text;
   TargetType type = TargetType::kAny;
   const ExeInfo* exe = nullptr;
   Pass pass = Pass::kRaw;
@@ -265,27 +262,6 @@ struct Scanner::Impl {
     return true;
   }
 
-  // EvaluateLogical for a signature touched in the passes being collected. Target:7 is
-  // matched only in the normalised text (its bodies are recorded in that pass alone), so
-  // during a text layer's raw collection it is evaluated as of that pass: its target and
-  // its bytes (PCRE, byte compare) are the normalised form's; FileSize stays the file's
-  // [observed: FileSize:39 holds for a 39-byte file normalised to 37].
-  bool EvaluateTouched(uint32_t l) {
-    const LdbSignature* ldb = d.Ldb(l);
-    if (ldb == nullptr || pass != Pass::kRaw || normalized_text.empty() || ldb->tdb.target != TargetType::kText)
-      return EvaluateLogical(l);
-    const auto saved_data = data;
-    const ExeInfo* saved_exe = exe;
-    pass = Pass::kNormalized;
-    data = normalized_text;
-    exe = nullptr;
-    const bool held = EvaluateLogical(l);
-    pass = Pass::kRaw;
-    data = saved_data;
-    exe = saved_exe;
-    return held;
-  }
-
   bool EvaluateLogical(uint32_t l) {
     const Logical& lg = d.logicals[l];
     const LdbSignature* parsed = d.Ldb(l);
@@ -327,18 +303,21 @@ struct Scanner::Impl {
     touched_logicals.clear();
   }
 
-  // Body and logical signatures found in the passes since the last Reset(), then Reset().
+  // Body and logical signatures found in the pass over `data` (`pass`), then Reset(): each
+  // pass is a scan of its own for .ldb counts and conditions, as in clamscan.
   void CollectMatches(std::vector<Detection>* out, Status* status) {
     for (uint32_t sig : touched_sigs) out->push_back({std::string(d.SigName(sig)), EngineKind::kBody});
     for (uint32_t l : touched_logicals) {
-      if (!EvaluateTouched(l)) continue;
+      if (!EvaluateLogical(l)) continue;
       const LdbSignature* ldb = d.Ldb(l);  // parsed by EvaluateLogical
-      // HandlerType: libclamav re-scans the layer instead of reporting, when it knows the
-      // layer's hash: in the raw pass, not in a normalised HTML buffer nor for Target:7
-      // (matched only in the normalised text, all scanned without one, so reported). A
+      // HandlerType: libclamav re-scans the layer instead of reporting when it knows the
+      // layer's hash, which it does in the raw pass only: a normalised buffer (text, HTML,
+      // javascript) is scanned without one, so a signature holding there is reported
+      // [observed: a lower-case pattern over upper-case text is reported, not re-scanned;
+      // Container:CL_TYPE_ANY, which fails in the re-scan, still reports]. A
       // CL_TYPE_BINARY_DATA layer is matched once more without the hash (the
       // CL_TYPE_OTHER pass of cli_magic_scan), which reports it as well.
-      if (ldb != nullptr && ldb->tdb.handler_type && pass != Pass::kHtml && ldb->tdb.target != TargetType::kText) {
+      if (ldb != nullptr && ldb->tdb.handler_type && pass == Pass::kRaw) {
         const bool generic = !ldb->tdb.target || *ldb->tdb.target == TargetType::kAny;
         handler_hits.emplace_back((uint64_t{generic} << 32) | l, l);
         if (!binary_data) continue;
@@ -347,6 +326,19 @@ struct Scanner::Impl {
     }
     Reset();
     ReportBroken(status);
+  }
+
+  // One body pass over `buf` and what it matched: offsets, PCRE and byte compares are
+  // within `buf`; a normalised buffer has no executable layout.
+  void MatchPass(std::span<const uint8_t> buf, Pass p, std::vector<Detection>* out, Status* status) {
+    const ExeInfo* saved_exe = exe;
+    ScanBodies(buf, p, status);
+    data = buf;
+    pass = p;
+    if (p != Pass::kRaw) exe = nullptr;
+    CollectMatches(out, status);
+    exe = saved_exe;
+    pass = Pass::kRaw;
   }
 
   void ScanYara(std::span<const uint8_t> buf, const ScanContext& context, TargetType t,
@@ -385,59 +377,18 @@ struct Scanner::Impl {
     }
     if (digests->failed()) *status = Status::Error("hashing failed (OpenSSL refused a digest)");
 
-    // Body patterns over the raw bytes and, for text, over ClamAV's normalised form.
-    ScanBodies(bytes, Pass::kRaw, status);
-    const bool normalize = text_pass && type == TargetType::kText && d.normalize_text;
-    size_t normalized_size = 0;
-    if (normalize) {
-      normalized_size = NormalizeText(bytes, &normalized);
-      ScanBodies(std::span<const uint8_t>(normalized.data(), normalized_size), Pass::kNormalized, status);
+    // Body and logical signatures over the raw bytes and, for text, over ClamAV's
+    // normalised form in a pass of its own (cli_scanscript): an .ldb holds in one of them
+    // or not at all, and FileSize stays the file's size in both [observed: FileSize:39
+    // holds for a 39-byte file normalised to 37].
+    MatchPass(bytes, Pass::kRaw, out, status);
+    if (text_pass && type == TargetType::kText && d.normalize_text) {
+      const size_t n = NormalizeText(bytes, &normalized);
+      MatchPass(std::span<const uint8_t>(normalized.data(), n), Pass::kNormalized, out, status);
     }
     data = bytes;
-    const size_t handlers_before = handler_hits.size();
-    if (normalize) normalized_text = std::span<const uint8_t>(normalized.data(), normalized_size);
-    CollectMatches(out, status);
-    normalized_text = {};
-    if (normalize && handler_hits.size() > handlers_before)
-      SplitTextHandlers(handlers_before, bytes, std::span<const uint8_t>(normalized.data(), normalized_size), out,
-                        status);
     exe = nullptr;
     ScanYara(bytes, context, type, out, status);
-  }
-
-  // clamscan matches a text file raw (with the layer's hash: a HandlerType signature that
-  // holds re-scans) and its normalised form in a pass of its own without the hash
-  // (cli_scanscript: one that holds is reported) [observed: a lower-case pattern over
-  // upper-case text is reported and not re-scanned; Container:CL_TYPE_ANY, which fails in
-  // the re-scan, still reports one whose pattern matches the normalised text]. The two
-  // forms are counted together above, so when a HandlerType signature held there, each
-  // pass is run again alone to decide between the two.
-  void SplitTextHandlers(size_t first, std::span<const uint8_t> raw, std::span<const uint8_t> norm,
-                         std::vector<Detection>* out, Status* status) {
-    handler_hits.resize(first);
-    for (const Pass p : {Pass::kRaw, Pass::kNormalized}) {
-      const std::span<const uint8_t> buf = p == Pass::kRaw ? raw : norm;
-      const ExeInfo* saved_exe = exe;
-      ScanBodies(buf, p, status);
-      data = buf;
-      pass = p;  // for the .ldb target descriptions
-      if (p != Pass::kRaw) exe = nullptr;
-      for (uint32_t l : touched_logicals) {
-        const LdbSignature* ldb = d.Ldb(l);
-        if (ldb == nullptr || !ldb->tdb.handler_type || !EvaluateLogical(l)) continue;
-        if (p == Pass::kRaw && ldb->tdb.target != TargetType::kText) {
-          const bool generic = !ldb->tdb.target || *ldb->tdb.target == TargetType::kAny;
-          handler_hits.emplace_back((uint64_t{generic} << 32) | l, l);
-        } else if (p == Pass::kNormalized) {
-          out->push_back({std::string(d.SigName(d.logicals[l].sig)), EngineKind::kLogical});
-        }
-      }
-      exe = saved_exe;
-      pass = Pass::kRaw;
-      Reset();
-      ReportBroken(status);
-    }
-    data = raw;
   }
 
   // One normalised HTML buffer, scanned as clamscan scans it: as a layer of its own (its
@@ -454,11 +405,7 @@ struct Scanner::Impl {
     LazyDigests digests(buf);
     if (d.hashes.MayMatch(buf.size()))
       d.hashes.Lookup(buf.size(), &digests, [&](uint32_t sig) { out->push_back({std::string(d.SigName(sig)), EngineKind::kHash}); });
-    ScanBodies(buf, p, status);
-    data = buf;
-    pass = p;  // for the .ldb target descriptions
-    CollectMatches(out, status);
-    pass = Pass::kRaw;
+    MatchPass(buf, p, out, status);
     ScanYara(buf, context, p == Pass::kScriptText ? TargetType::kText : TargetType::kHTML, out, status);
     if (out->size() > mark && !d.allow.empty() && d.allow.MayMatch(buf.size())) {
       bool allowed = false;

@@ -728,6 +728,14 @@ def fam_text(seed):
     l("T7Pcre", "Engine:81-255,Target:7", "0&1", [H("pcre anchor"), "0/pcre anchor [0-9]+ items/"],
       [text("PCRE   ANCHOR 42 ITEMS")], [text("pcre anchor items")])
     l("T0Pair", "Engine:51-255,Target:0", "0", [H("target zero ldb")], [text("TARGET ZERO LDB")])
+    # Each pass is a scan of its own: subsignatures found one in the raw bytes and one in
+    # the normalised form do not add up, nor do their counts.
+    l("T0Split", "Engine:51-255,Target:0", "0&1", [H("RAWONLY"), H("norm only")],
+      [text("RAWONLY and norm only")], [text("RAWONLY and NORM   ONLY")])
+    l("T0Count", "Engine:51-255,Target:0", "0>1", [H("count me")],
+      [text("count me, COUNT ME")], [text("count me once")])
+    l("T0Either", "Engine:51-255,Target:0", "0|1", [H("RAWONLY"), H("norm only")],
+      [text("RAWONLY"), text("NORM   ONLY")])
     return f
 
 
