@@ -50,9 +50,10 @@ std::shared_ptr<const Database> BuildDatabase() {
 
 bool KnownCode(const std::string& code) {
   static constexpr std::string_view kCodes[] = {
-      "permission-denied", "vanished",        "io-error",       "too-large",          "not-found",
-      "encrypted",         "limit-depth",     "limit-ratio",    "limit-unpacked",     "limit-entries",
-      "limit-time",        "corrupt-archive", "unsupported-format", "interrupted",    "scan-error"};
+      "permission-denied", "vanished",       "io-error",        "too-large",          "not-found",
+      "encrypted",         "limit-depth",    "limit-ratio",     "limit-unpacked",     "limit-entries",
+      "limit-time",        "limit-script",   "corrupt-archive", "unsupported-format", "interrupted",
+      "scan-error"};
   return std::find(std::begin(kCodes), std::end(kCodes), code) != std::end(kCodes);
 }
 

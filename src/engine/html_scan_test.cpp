@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "avkey/engine/engine.h"
+#include "engine/js_norm.h"
 
 namespace avkey::engine {
 namespace {
@@ -213,6 +214,30 @@ TEST(HtmlScan, JavascriptBufferIsScannedAsHtmlAndAsText) {
                 {"j.ldb", "JL;Target:7;0&1;" + Hex("var n000") + ";" + Hex("n001=n000+1") + "\n" +
                               "JX;Target:3;0&1;" + Hex("varsecret") + ";" + Hex("var n001") + "\n"}});
   EXPECT_THAT(Names(db, page), ElementsAre("J0", "J3", "J7", "JH", "JL"));
+}
+
+// A script over a budget of the JavaScript normaliser: what was found stands, and the
+// scanner says the layer was matched short (the caller makes it AMBER); the next file
+// starts clean.
+TEST(HtmlScan, ScriptOverABudgetIsReported) {
+  std::string page = "<html><body><p>visible marker</p><script>";
+  for (size_t i = 0; i < 3 * JsNormalizer::kMaxDecodes; ++i) page += "eval(\"x\");";
+  page += "</script></body></html>\n";
+  auto db = Db({{"b.ndb", Ndb("Seen", 3, "visible marker")}});
+  Scanner s(db);
+  std::vector<Detection> out;
+  auto scan = [&](std::string_view data) {
+    EXPECT_TRUE(s.Scan({reinterpret_cast<const uint8_t*>(data.data()), data.size()}, {}, &out).ok());
+  };
+  scan(page);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name, "Seen.UNOFFICIAL");
+  EXPECT_THAT(std::string(s.last_limit()), ::testing::HasSubstr("JavaScript normaliser"));
+  scan(kPage);
+  EXPECT_TRUE(s.last_limit().empty());
+  page.replace(page.find("<script>"), 8, "<p>");  // the same text, no script
+  scan(page);
+  EXPECT_TRUE(s.last_limit().empty());
 }
 
 }  // namespace

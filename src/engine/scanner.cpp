@@ -110,6 +110,7 @@ struct Scanner::Impl {
   std::vector<std::pair<uint64_t, uint32_t>> handler_hits;
   std::vector<HandlerMatch> handlers;
   bool binary_data = false;  // the layer is CL_TYPE_BINARY_DATA
+  std::string_view limit;    // last_limit()
 
   explicit Impl(std::shared_ptr<const Database> db) : owner(std::move(db)), d(owner->impl()) {
     if (d.hs_db) {
@@ -433,6 +434,8 @@ struct Scanner::Impl {
     // [not observed for UTF-16].
     if (input.size() <= kMaxHtmlNormalize && d.html_needs_buffers) {
       html.Run(input);
+      if (html.javascript_truncated())
+        limit = "a <script> block exceeded a budget of the JavaScript normaliser and was cut short";
       ScanHtmlBuffer(html.nocomment(), context, out, status);
       if (input.size() <= kMaxHtmlNoTags) ScanHtmlBuffer(html.notags(), context, out, status);
       // The <script> blocks through ClamAV's JavaScript normaliser: scanned as HTML, then
@@ -476,6 +479,7 @@ struct Scanner::Impl {
     out->clear();
     handler_hits.clear();
     handlers.clear();
+    limit = {};
     // clamscan does not scan layers of 5 bytes or less (differential family hash).
     if (bytes.size() <= kMinScannedSize) {
       type = TargetType::kAny;
@@ -531,5 +535,7 @@ Status Scanner::Scan(std::span<const uint8_t> data, const ScanContext& context, 
 TargetType Scanner::last_type() const { return impl_->type; }
 
 std::span<const HandlerMatch> Scanner::handler_matches() const { return impl_->handlers; }
+
+std::string_view Scanner::last_limit() const { return impl_->limit; }
 
 }  // namespace avkey::engine

@@ -350,6 +350,7 @@ LayerScanner::Flow LayerScanner::ScanLayer(State& st, std::span<const uint8_t> d
   Status s = scanner_.Scan(data, ctx, &hits_);
   // An engine that failed (YARA, a digest) does not void what the others found.
   if (!s.ok()) st.Incomplete("scan-error", s.message());
+  if (!scanner_.last_limit().empty()) st.Incomplete("limit-script", std::string(scanner_.last_limit()));
   if (!hits_.empty()) {
     std::string sha = Sha256Hex(data);
     for (const auto& h : hits_) {

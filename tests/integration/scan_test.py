@@ -502,6 +502,18 @@ def amber_limit_time(d):
 
 
 @case
+def amber_limit_script(d):
+    # Over the JavaScript normaliser's budget of 4096 eval() expansions: the page is scanned, but its
+    # script is not normalised to the end, so the file cannot be called clean.
+    write(f"{d}/hostile.html", b"<html><body><script>" + b'eval("x");' * 12000 + b"</script></body></html>\n")
+    write(f"{d}/page.html", b"<html><body><script>" + b'eval("x");' * 50 + b"</script></body></html>\n")
+    rc, out, _ = scan([d])
+    expect_verdict(rc, out, "AMBER", 2)
+    expect(re.search(rf"^{re.escape(d)}/hostile.html: limit-script .* INCOMPLETE$", out, re.M), "no limit-script", out)
+    expect("page.html" not in out, "a normal script reported", out)
+
+
+@case
 def amber_corrupt_archive(d):
     z = zip_bytes([("a.txt", os.urandom(100000))])
     write(f"{d}/truncated.zip", z[: len(z) // 2])

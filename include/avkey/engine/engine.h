@@ -207,6 +207,11 @@ class Scanner {
   // buffer, and on a layer typed CL_TYPE_BINARY_DATA (clamscan matches those again in a
   // pass that reports a HandlerType signature like any other).
   std::span<const HandlerMatch> handler_matches() const;
+  // Empty, or why the last Scan() matched less than clamscan would have: a budget of
+  // avkey's own cut the layer's derived bytes short (the JavaScript normaliser's, against
+  // hostile scripts; clamscan has none). Its detections stand; a caller reports the
+  // layer incomplete (scan/layers.cpp: limit-script).
+  std::string_view last_limit() const;
 
  private:
   struct Impl;

@@ -69,7 +69,7 @@ struct IncompleteItem {
   std::string path;
   std::vector<std::string> members;
   std::string code;    // permission-denied vanished io-error too-large not-found encrypted
-                       // limit-depth limit-ratio limit-unpacked limit-entries limit-time
+                       // limit-depth limit-ratio limit-unpacked limit-entries limit-time limit-script
                        // corrupt-archive unsupported-format interrupted scan-error
   std::string reason;  // code + " (" + detail + ")", or just code
 };
