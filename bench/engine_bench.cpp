@@ -12,6 +12,8 @@
 #include <random>
 #include <string>
 
+#include <hs/hs.h>
+
 #include "avkey/engine/engine.h"
 #include "engine/html_norm.h"
 
@@ -99,6 +101,88 @@ void BM_ScanBody(benchmark::State& state) {
   state.counters["sigs"] = static_cast<double>(db->report().body);
 }
 BENCHMARK(BM_ScanBody)->Arg(1000)->Arg(5000)->Arg(50000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The yardstick of issue 2: the same signatures compiled naively, each whole pattern one
+// regex (?? as ".", {n-m} as ".{n,m}"; offsets, target types and ClamAV's exact wildcard
+// rules ignored, so it gives wrong answers), into one Vectorscan database, scanned over the
+// same 1 MiB "files". Arg 1: 0 stream mode (as the issue measured it), 1 block mode.
+// BM_ScanBody / this = what exact semantics cost on top of plain matching.
+void BM_NaiveVectorscan(benchmark::State& state) {
+  const std::string ndb = MakeNdb(static_cast<size_t>(state.range(0)), 42);
+  std::vector<std::string> regexes;
+  for (size_t at = 0; at < ndb.size();) {
+    const size_t eol = ndb.find('\n', at);
+    const std::string_view line(ndb.data() + at, eol - at);
+    at = eol + 1;
+    const std::string_view hex = line.substr(line.rfind(':') + 1);
+    std::string re;
+    for (size_t i = 0; i < hex.size();) {
+      if (hex[i] == '{') {
+        const size_t close = hex.find('}', i);
+        std::string gap(hex.substr(i + 1, close - i - 1));
+        gap[gap.find('-')] = ',';
+        re += ".{" + gap + "}";
+        i = close + 1;
+      } else if (hex[i] == '?') {
+        re += ".";
+        i += 2;
+      } else {
+        re += "\\x" + std::string(hex.substr(i, 2));
+        i += 2;
+      }
+    }
+    regexes.push_back(std::move(re));
+  }
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags, ids;
+  for (const auto& r : regexes) {
+    exprs.push_back(r.c_str());
+    flags.push_back(HS_FLAG_DOTALL);
+    ids.push_back(static_cast<unsigned>(ids.size()));
+  }
+  const bool block = state.range(1) != 0;
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+                       block ? HS_MODE_BLOCK : HS_MODE_STREAM, nullptr, &db, &err) != HS_SUCCESS) {
+    state.SkipWithError(err && err->message ? err->message : "compile");
+    hs_free_compile_error(err);
+    return;
+  }
+  hs_scratch_t* scratch = nullptr;
+  hs_alloc_scratch(db, &scratch);
+  uint64_t matches = 0;
+  auto on_match = [](unsigned, unsigned long long, unsigned long long, unsigned, void* ctx) -> int {
+    ++*static_cast<uint64_t*>(ctx);
+    return 0;
+  };
+  const auto& corpus = Corpus();
+  constexpr size_t kChunk = 1 << 20;
+  for (auto _ : state) {
+    for (size_t off = 0; off < corpus.size(); off += kChunk) {
+      const auto* p = reinterpret_cast<const char*>(corpus.data() + off);
+      const auto n = static_cast<unsigned>(std::min(kChunk, corpus.size() - off));
+      if (block) {
+        hs_scan(db, p, n, 0, scratch, on_match, &matches);
+      } else {
+        hs_stream_t* stream = nullptr;
+        hs_open_stream(db, 0, &stream);
+        hs_scan_stream(stream, p, n, 0, scratch, on_match, &matches);
+        hs_close_stream(stream, scratch, on_match, &matches);
+      }
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * corpus.size()));
+  state.SetLabel(block ? "block" : "stream");
+  hs_free_scratch(scratch);
+  hs_free_database(db);
+}
+BENCHMARK(BM_NaiveVectorscan)
+    ->Args({1000, 0})
+    ->Args({5000, 0})
+    ->Args({5000, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // YARA rules of the suite's `yara` shape (one hex string each, a few ??), from random bytes,
 // as signatures of malware are for clean files: none matches the corpus. (Cut from the corpus
