@@ -407,5 +407,41 @@ TEST(ScannerTail, MatchesAtTheVeryEndAreFoundAtEveryAddress) {
   EXPECT_EQ(miscounted, 0) << "of " << tried;
 }
 
+// A match in the last bytes of a large layer that starts far before them (a `*` or a long
+// {n-m} gap) can only come from the scan in place: it is reported (clamscan finds it), and a
+// counted subsignature ending there, seen by both scans, is counted once.
+TEST(ScannerTail, LongGapMatchesEndingAtTheEndAreFound) {
+  DatabaseBuilder b;
+  ASSERT_TRUE(b.AddSource("g.ndb",
+                          "Gap.Star:0:*:4141414141*4242424242\n"
+                          "Gap.Range:0:*:4141414141{100-90000}4242424242\n",
+                          false)
+                  .ok());
+  ASSERT_TRUE(b.AddSource("g.ldb",
+                          "Gap.Count;Engine:51-255,Target:0;0=1&1;434f554e544d45;4141414141*4242424242\n", false)
+                  .ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  Scanner s(*db);
+  int missed = 0, tried = 0;
+  for (size_t len : {size_t{5000}, size_t{9000}, size_t{70000}}) {
+    for (size_t back = 5; back <= 80; back += 5) {
+      std::vector<uint8_t> layer(len, 0x01);
+      std::memcpy(layer.data(), "AAAAA", 5);
+      std::memcpy(layer.data() + len - back, "BBBBB", 5);
+      std::memcpy(layer.data() + len - back - 7, "COUNTME", 7);
+      std::vector<Detection> out;
+      ASSERT_TRUE(s.Scan(layer, {}, &out).ok());
+      std::vector<std::string> names;
+      for (const auto& d : out) names.push_back(d.name);
+      ++tried;
+      missed += names != std::vector<std::string>{"Gap.Range.UNOFFICIAL", "Gap.Star.UNOFFICIAL", "Gap.Count.UNOFFICIAL"} &&
+                names != std::vector<std::string>{"Gap.Count.UNOFFICIAL", "Gap.Range.UNOFFICIAL", "Gap.Star.UNOFFICIAL"};
+      if (missed == 1 && tried == missed) ADD_FAILURE() << "len " << len << " back " << back << ": " << testing::PrintToString(names);
+    }
+  }
+  EXPECT_EQ(missed, 0) << "of " << tried;
+}
+
 }  // namespace
 }  // namespace avkey::engine

@@ -376,6 +376,13 @@ def fam_ndb_tokens(seed):
     c("Overlap", H("abab") + "??" + H("ab"), [b(b"ababaab"), b(b"abababaab"), b(b"ababXab")],
       [b(b"ababab"), b(b"abababab")])
     c("AtEof", H("EOFPAT"), [b(b"EOFPAT", post=0)], [b(b"EOFPA", post=0)])
+    # A long gap ending in the last bytes of a layer larger than the 4 KiB tail that the
+    # engine scans again from a padded copy (src/engine/hs_block.h).
+    c("StarToEof", H("SEOFa") + "*" + H("SEOFb"),
+      [b(b"SEOFa" + f.fill(9000) + b"SEOFb", post=0), b(b"SEOFa" + f.fill(9000) + b"SEOFb", post=20)],
+      [b(b"SEOFa" + f.fill(9000) + b"SEOF", post=0)])
+    c("GapToEof", H("GEOFa") + "{5000-6000}" + H("GEOFb"),
+      [b(b"GEOFa" + f.fill(5500) + b"GEOFb", post=0)], [b(b"GEOFa" + f.fill(4000) + b"GEOFb", post=0)])
     # A long pattern (> 64 bytes of static data).
     long_pat = bytes(f.rng.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(150))
     c("Long", hx(long_pat), [b(long_pat)], [b(long_pat[:-1] + b"\x00")])
