@@ -114,13 +114,29 @@ bool CompressedStreamMagic(Bytes d) {
 // three-digit octal mode and a space. Its bidder reads line by line and gives up at the
 // first byte that is neither printable ASCII nor CR/LF (a tab, a NUL, UTF-8...), so only
 // the bytes before that one are searched: an executable is done after one byte.
-bool UuBeginLine(Bytes full) {
-  size_t ascii = 0;
-  while (ascii < full.size() && ((full[ascii] >= 0x20 && full[ascii] < 0x7f) || full[ascii] == '\n' ||
-                                 full[ascii] == '\r')) {
-    ++ascii;
+// How many bytes from the start are printable ASCII, CR or LF. Text files are walked to
+// their end, so 16 bytes at a time where SSE2 is there (a byte loop was ~5% of a scan).
+size_t PrintablePrefix(Bytes d) {
+  const auto printable = [](uint8_t c) { return (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\r'; };
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i lo = _mm_set1_epi8(0x1f), hi = _mm_set1_epi8(0x7f);
+  const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+  for (; i + 16 <= d.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d.data() + i));
+    // Signed compares: bytes >= 0x80 are negative, so not above 0x1f.
+    const __m128i ok = _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi)),
+                                    _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr)));
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(ok));
+    if (mask != 0xffff) return i + static_cast<size_t>(__builtin_ctz(~mask));
   }
-  const Bytes d = full.first(ascii);
+#endif
+  while (i < d.size() && printable(d[i])) ++i;
+  return i;
+}
+
+bool UuBeginLine(Bytes full) {
+  const Bytes d = full.first(PrintablePrefix(full));
   constexpr std::string_view kBegin = "begin";
   const Needle needle{kBegin};
   const auto* s = reinterpret_cast<const char*>(d.data());

@@ -138,6 +138,26 @@ TEST(ArchiveSniff, UuencodeBeginLine) {
   EXPECT_TRUE(MayBeLibarchiveInput({reinterpret_cast<const uint8_t*>(b64.data()), b64.size()}));
 }
 
+// libarchive's uu bidder gives up at the first byte that is not printable ASCII, CR or LF:
+// a begin line counts only if every byte up to its mode's trailing space comes before such
+// a byte. Every position of every kind of stopping byte, around a begin line at 40.
+TEST(ArchiveSniff, UuencodeBeginLineOnlyBeforeTheFirstNonPrintable) {
+  std::string text(100, 'a');
+  for (size_t i = 9; i < text.size(); i += 10) text[i] = '\n';
+  const std::string line = "begin 644 f\n";  // mode space at 49
+  for (unsigned char stop : {0x00, 0x09, 0x0b, 0x1f, 0x7f, 0x80, 0xff}) {
+    for (size_t at = 0; at < text.size(); ++at) {
+      std::string t = text;
+      t.replace(40, line.size(), line);
+      t[at] = static_cast<char>(stop);
+      const bool want = at > 49;  // before: it stops the bidder first, or breaks the line
+      Bytes b(t.begin(), t.end());
+      EXPECT_EQ(MayBeLibarchiveInput(View(b)), want) << "byte " << int(stop) << " at " << at;
+      ExpectSuperset(View(b), "uu with a stop byte");
+    }
+  }
+}
+
 // Real files: ClamAV's test files (archives of many formats, self-extractors), and
 // executables and documents from this machine.
 TEST(ArchiveSniff, RealFiles) {
