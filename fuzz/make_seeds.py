@@ -810,6 +810,11 @@ def seeds_html_norm():
             ("data_uri", b'<html><img src="data:text/plain;base64,QUJD">x <a href=data:,RawDataHere%41%4a>y</a> z'),
             ("encoded", b'<html><script language="JScript.Encode" x=1>Abc #@~^ Def</script>T'
                         b'<%@ LANGUAGE = "JScript.Encode" %>\n<html>Abc #@~^ Def'),
+            # Script Encoder blocks ('var A = "Evil";' encoded), in a script and in ASP, and a
+            # hostile length field (tests/data/html/make_screnc_cases.py has more).
+            ("screnc", b'<html><script language="JScript.Encode">#@~^DwAAAA==-mD~zP{PJA\\bsJpNgQAAA==^#~@</script>x'
+                       b'<%@ LANGUAGE = "VBScript.Encode" %><%#@~^DwAAAA==-mD~zP{PJA\\bsJpNgQAAA==^#~@%>'
+                       b'<script language="JScript.Encode">#@~^////////@!@\xe9@'),
             ("chunk_space", b"<html>" + b"a" * 8185 + b" bcd efg"),
             ("chunk_nul", b"<html>\x00" + b"a" * 8100 + b" " + b"b" * 90 + b"\x00\x00\x00" + b"c" * 20),
             ("style_underflow", b"<html><style>" + b"a" * 8170 + b"</style>\nAFTER text"),
