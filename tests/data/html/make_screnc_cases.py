@@ -82,6 +82,17 @@ P2 = b'if (a < b && c > d) { x = "m@il"; }\r\nalert(x);\n'
 LONG = b"".join(b'var v%d = "value number %d"; ' % (i, i) for i in range(420))
 
 
+def space_at(prefix, offset, total):
+    """A block after `prefix` whose encoded byte at file `offset` is a space (the decoded
+    byte there is what a space decodes to), `total` decoded bytes of 'x' otherwise."""
+    start = len(prefix) + 12
+    j = offset - start
+    plain = bytearray(b"x" * total)
+    hexs = TABLES[int(ORDER[j % 64])][0]
+    plain[j] = bytes.fromhex(hexs)[0]  # the entry for 0x20
+    return prefix + encode(bytes(plain))
+
+
 def page(block, lang=JS, pre=b"", post=b"</script>"):
     return H + lang + pre + block + post + T
 
@@ -129,6 +140,18 @@ CASES = [
     ("se30_asp_open_script", b'<%@ LANGUAGE = "JScript.Encode" %>\n<html><script>var a = 1;\n' + encode(P1) +
      b"\nb = 2;</script>\n"),
     ("se31_upper_marker_case", page(encode(P1.upper()))),
+    ("se32_at_ends_input", H + JS + b"#@~^" + b64len(100) + body1[:20] + b"@"),
+    ("se33_8bit_ends_input", H + JS + b"#@~^" + b64len(100) + body1[:20] + b"\xe9"),
+    ("se34_encoded_space_starts_chunk", space_at(H + JS, 8191, 9000) + b"</script>" + T),
+    # Files that start with "#@~^" (CL_TYPE_SCRENC): the buffers recorded are those of the
+    # decoded file clamscan writes and scans ("<script>" + decoded + "</script>").
+    ("sf01_file_block", encode(P1) + b"\nTAILTEXT here\n"),
+    ("sf02_file_across_chunks", encode(LONG) + b"\n<p>Tail</p>\n"),
+    ("sf03_file_lf_in_block", b"#@~^" + b64len(len(body1)) + body1[:10] + b"\r\n" + body1[10:] + b64len(sum1) +
+     b"^#~@ after"),
+    ("sf04_file_zero_length", encode(b"", length=0) + b"<b>x</b> more text"),
+    ("sf05_file_encoded_space_starts_chunk", space_at(b"", 8191, 9000) + b"\nTail\n"),
+    ("sf06_file_length_too_large", encode(P1, length=100000) + b"\nrest of file\n"),
 ]
 
 
