@@ -244,6 +244,12 @@ TEST(HtmlScan, ScriptEncodedFileIsDecodedIntoAFileOfItsOwn) {
   EXPECT_THAT(Names(db, file), ElementsAre("DEC_JS7", "DEC_NC", "DEC_T0", "ENC_T0", "TAIL_T0", "TAIL_T7"));
   // Not at offset 0: an ordinary text file.
   EXPECT_THAT(Names(db, "x" + file), ElementsAre("ENC_T0", "ENC_T7", "TAIL_T0", "TAIL_T7"));
+  // clamscan --normalize=no still decodes it; the decoded file is then HTML matched raw.
+  auto raw = Db({{"s.ndb", Ndb("DEC_NC", 3, "vara=\"evil\";") + Ndb("ENC_T0", 0, "-mD~zP{PJA") +
+                               Ndb("DECRAW_T0", 0, "var A = \"Evil\"") + Ndb("DECRAW_T3", 3, "var A = \"Evil\"") +
+                               Ndb("TAIL_T0", 0, "Tail Text") + Ndb("TAIL_T7", 7, "tail text")}},
+                /*normalize=*/false);
+  EXPECT_THAT(Names(raw, file), ElementsAre("DECRAW_T0", "DECRAW_T3", "ENC_T0", "TAIL_T0"));
 }
 
 // A script over a budget of the JavaScript normaliser: what was found stands, and the
