@@ -244,6 +244,15 @@ TEST(HtmlScan, ScriptEncodedFileIsDecodedIntoAFileOfItsOwn) {
   EXPECT_THAT(Names(db, file), ElementsAre("DEC_JS7", "DEC_NC", "DEC_T0", "ENC_T0", "TAIL_T0", "TAIL_T7"));
   // Not at offset 0: an ordinary text file.
   EXPECT_THAT(Names(db, "x" + file), ElementsAre("ENC_T0", "ENC_T7", "TAIL_T0", "TAIL_T7"));
+  // An allow-listed hash of the file clears everything; that of the decoded file only what
+  // was found in it [observed].
+  const std::string sigs = Ndb("ENC_T0", 0, "-mD~zP{PJA") + Ndb("DEC_NC", 3, "vara=\"evil\";");
+  EXPECT_THAT(Names(Db({{"s.ndb", sigs}, {"a.fp", Md5Line(file, "FP_FILE")}}), file), IsEmpty());
+  EXPECT_THAT(Names(Db({{"s.ndb", sigs}, {"a.fp", Md5Line("<script>" + std::string("var A = \"Evil\";\nTail Text\n") +
+                                                               "</script>",
+                                                           "FP_DECODED")}}),
+                    file),
+              ElementsAre("ENC_T0"));
   // clamscan --normalize=no still decodes it; the decoded file is then HTML matched raw.
   auto raw = Db({{"s.ndb", Ndb("DEC_NC", 3, "vara=\"evil\";") + Ndb("ENC_T0", 0, "-mD~zP{PJA") +
                                Ndb("DECRAW_T0", 0, "var A = \"Evil\"") + Ndb("DECRAW_T3", 3, "var A = \"Evil\"") +

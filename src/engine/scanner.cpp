@@ -500,6 +500,14 @@ struct Scanner::Impl {
       std::vector<Detection> found;
       status = ScanLayer(screnc_file, child, &found);
       handlers.resize(own_handlers);  // (a HandlerType match in the decoded file is not reported)
+      // An allow-listed hash of the file clears what its decoded file found too; that of the
+      // decoded file only what was found in it (ScanLayer) [observed].
+      if (!found.empty() && !d.allow.empty() && d.allow.MayMatch(bytes.size())) {
+        LazyDigests own(bytes);
+        bool allowed = false;
+        d.allow.Lookup(bytes.size(), &own, [&](uint32_t) { allowed = true; });
+        if (allowed) found.clear();
+      }
       out->insert(out->end(), found.begin(), found.end());
       std::sort(out->begin(), out->end(), [](const Detection& a, const Detection& b) {
         return std::tie(a.engine, a.name) < std::tie(b.engine, b.name);
