@@ -568,11 +568,12 @@ void HtmlNormalizer::ProcessTag(size_t pos) {
 void HtmlNormalizer::FeedJs(size_t begin, size_t end) {
   if (end <= begin) return;
   js_piece_.assign(chunk_buf_ + begin, chunk_buf_ + end);
+  // (keep_lf_ is in increasing order and its ranges do not overlap: one walk over both.)
+  size_t r = 0;
   for (size_t k = std::max(begin, chunk_ws_end_); k < end; ++k) {
     if (js_piece_[k - begin] != '\n') continue;
-    bool keep = false;
-    for (const auto& [from, to] : keep_lf_) keep = keep || (k >= from && k < to);
-    if (!keep) js_piece_[k - begin] = ' ';
+    while (r < keep_lf_.size() && keep_lf_[r].second <= k) ++r;
+    if (r == keep_lf_.size() || k < keep_lf_[r].first) js_piece_[k - begin] = ' ';
   }
   js_.Feed(js_piece_);
 }
@@ -1160,6 +1161,18 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
       i = screnc_at_;
       screnc_at_ = 0;
       screnc_rescan_ = true;
+      // The first pass made every LF it looked at a space in the chunk (libclamav does it in
+      // place), so the block decoded now sees spaces there, which decode, where LFs would
+      // be skipped [observed, se35]. Length fields the first pass skipped keep theirs; those
+      // after the marker are read again now.
+      uint8_t* w = WritableChunk(&buf, n);
+      size_t r = 0;
+      for (size_t k = chunk_ws_end_; k < n; ++k) {
+        if (w[k] != '\n') continue;
+        while (r < keep_lf_.size() && keep_lf_[r].second <= k) ++r;
+        if (r == keep_lf_.size() || k < keep_lf_[r].first) w[k] = ' ';
+      }
+      while (!keep_lf_.empty() && keep_lf_.back().first >= i) keep_lf_.pop_back();
       state_ = State::kJsDecodeLength;
       next_ = State::kBad;
       continue;

@@ -149,7 +149,7 @@ class HtmlNormalizer {
   const uint8_t* chunk_buf_ = nullptr;
   size_t chunk_ws_end_ = 0;  // end of the chunk's leading whitespace
   // Chunk positions whose LF the JavaScript normaliser gets as LF (the state machine never
-  // looked at them): the length field of a Script Encoder block.
+  // looked at them): the length fields of Script Encoder blocks, in increasing order.
   std::vector<std::pair<size_t, size_t>> keep_lf_;
   // Attributes of the current tag (only kept for the tags whose attributes matter).
   std::vector<uint8_t> arg_bytes_;

@@ -1,4 +1,4 @@
-// HtmlNormalizer against the buffers clamscan 1.4.6 wrote (tests/data/html/cases.txt: 170
+// HtmlNormalizer against the buffers clamscan 1.4.6 wrote (tests/data/html/cases.txt: 172
 // recorded cases, see make_cases.py there), plus named checks of the rules that matter most.
 #include "engine/html_norm.h"
 

@@ -143,6 +143,12 @@ CASES = [
     ("se32_at_ends_input", H + JS + b"#@~^" + b64len(100) + body1[:20] + b"@"),
     ("se33_8bit_ends_input", H + JS + b"#@~^" + b64len(100) + body1[:20] + b"\xe9"),
     ("se34_encoded_space_starts_chunk", space_at(H + JS, 8191, 9000) + b"</script>" + T),
+    ("se35_asp_open_script_lf_in_length", b'<%@ LANGUAGE = "JScript.Encode" %>\n<html><script>var a = "s\n";\n' +
+     b"#@~^" + b64len(len(body1))[:2] + b"\n" + b64len(len(body1))[3:] + body1 + b64len(sum1) + b"^#~@" +
+     b'\nb = "t\nu";</script>\n'),
+    ("se36_asp_and_script_block_same_chunk", b'<%@ LANGUAGE = "JScript.Encode" %>\n<html><%' + encode(b"x = 1;") +
+     b"%>" + JS + b"#@~^" + b64len(len(body1))[:4] + b"\n" + b64len(len(body1))[5:] + body1 + b64len(sum1) +
+     b'^#~@ c = "d";</script>\n'),
     # Files that start with "#@~^" (CL_TYPE_SCRENC): the buffers recorded are those of the
     # decoded file clamscan writes and scans ("<script>" + decoded + "</script>").
     ("sf01_file_block", encode(P1) + b"\nTAILTEXT here\n"),
