@@ -718,6 +718,8 @@ def seeds_scanner():
     s["ldb_offsets"] = b"\x00" * 10 + b"FZOa" + b"\x01" * 20 + b"FZOb"
     s["ldb_offset_shift"] = b"\x00" * 20 + b"FZOc\x01FZ" + b"\x00" * 8
     s["pcre_anchored"] = b"\x00" * 9 + b"aaabbc\x00FZPC"
+    # A CL_TYPE_SCRENC file: its decoded script is scanned as a file of its own (HTML).
+    s["screnc_file"] = b'#@~^DwAAAA==-mD~zP{PJA\\bsJpNgQAAA==^#~@\nFUZZPLAIN <html>\n'
     s["hash_md5"] = b"AVKEY-FUZZ-HASH-MD5"
     s["hash_sha1"] = b"AVKEY-FUZZ-HASH-SHA1"
     s["hash_sha256"] = b"AVKEY-FUZZ-HASH-SHA256"
