@@ -486,6 +486,8 @@ struct Scanner::Impl {
     // A file starting with "#@~^" is CL_TYPE_SCRENC: after its own scan, clamscan decodes
     // its first Script Encoder block into "<script>" + decoded bytes + "</script>" and scans
     // that as a file one layer deeper, typed from its content (docs/html.md) [observed].
+    // (A HandlerType:CL_TYPE_SCRENC re-scan decodes whatever the bytes are, as cli_scanscrenc
+    // would [not observed].)
     bool screnc = context.scan_as == "CL_TYPE_SCRENC";
     if (context.scan_as.empty() || context.scan_as == "CL_TYPE_ANY" || context.scan_as == "CL_TYPE_PART_ANY")
       screnc = bytes.size() > kMinScannedSize && std::memcmp(bytes.data(), "#@~^", 4) == 0;
@@ -514,6 +516,7 @@ struct Scanner::Impl {
       });
       out->erase(std::unique(out->begin(), out->end()), out->end());
       type = own_type;
+      ancestors = context.ancestors;  // (not `inner`, which goes out of scope)
       if (screnc_file.capacity() > kKeptHtmlBuffer) {
         screnc_file.clear();
         screnc_file.shrink_to_fit();
