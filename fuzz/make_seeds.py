@@ -718,6 +718,8 @@ def seeds_scanner():
     s["ldb_offsets"] = b"\x00" * 10 + b"FZOa" + b"\x01" * 20 + b"FZOb"
     s["ldb_offset_shift"] = b"\x00" * 20 + b"FZOc\x01FZ" + b"\x00" * 8
     s["pcre_anchored"] = b"\x00" * 9 + b"aaabbc\x00FZPC"
+    # A CL_TYPE_SCRENC file: its decoded script is scanned as a file of its own (HTML).
+    s["screnc_file"] = b'#@~^DwAAAA==-mD~zP{PJA\\bsJpNgQAAA==^#~@\nFUZZPLAIN <html>\n'
     s["hash_md5"] = b"AVKEY-FUZZ-HASH-MD5"
     s["hash_sha1"] = b"AVKEY-FUZZ-HASH-SHA1"
     s["hash_sha256"] = b"AVKEY-FUZZ-HASH-SHA256"
@@ -810,6 +812,11 @@ def seeds_html_norm():
             ("data_uri", b'<html><img src="data:text/plain;base64,QUJD">x <a href=data:,RawDataHere%41%4a>y</a> z'),
             ("encoded", b'<html><script language="JScript.Encode" x=1>Abc #@~^ Def</script>T'
                         b'<%@ LANGUAGE = "JScript.Encode" %>\n<html>Abc #@~^ Def'),
+            # Script Encoder blocks ('var A = "Evil";' encoded), in a script and in ASP, and a
+            # hostile length field (tests/data/html/make_screnc_cases.py has more).
+            ("screnc", b'<html><script language="JScript.Encode">#@~^DwAAAA==-mD~zP{PJA\\bsJpNgQAAA==^#~@</script>x'
+                       b'<%@ LANGUAGE = "VBScript.Encode" %><%#@~^DwAAAA==-mD~zP{PJA\\bsJpNgQAAA==^#~@%>'
+                       b'<script language="JScript.Encode">#@~^////////@!@\xe9@'),
             ("chunk_space", b"<html>" + b"a" * 8185 + b" bcd efg"),
             ("chunk_nul", b"<html>\x00" + b"a" * 8100 + b" " + b"b" * 90 + b"\x00\x00\x00" + b"c" * 20),
             ("style_underflow", b"<html><style>" + b"a" * 8170 + b"</style>\nAFTER text"),

@@ -31,6 +31,7 @@ enum class HtmlNormalizer::State : uint8_t {
   kLookForScrenc,
   kJsDecode,
   kJsDecodeLength,
+  kJsDecodeDecrypt,
   kRfc2397Type,
   kRfc2397Init,
   kRfc2397Data,
@@ -159,7 +160,177 @@ struct ChunkReader {
   }
 };
 
+// Microsoft Script Encoder (JScript.Encode / VBScript.Encode). A block is "#@~^", a length
+// field (a 32-bit little-endian count of encoded bytes as 6 base64 characters and "=="),
+// the encoded bytes, an 8-character checksum field and "^#~@". Each encoded byte below 0x80
+// is looked up in one of three tables, chosen by the position of the decoded byte modulo 64
+// (kScrencOrder); '@' (0xff in every table) escapes the byte after it. These are the fixed
+// tables of the algorithm, as libclamav carries them.
+constexpr char kScrencOrder[] = "0210212112120121012100211201211200121210100210120121002110021012";
+constexpr uint8_t kScrencTable[3][128] = {
+    {
+        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x57, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+        0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+        0x2e, 0x47, 0x7a, 0x56, 0x42, 0x6a, 0x2f, 0x26, 0x49, 0x41, 0x34, 0x32, 0x5b, 0x76, 0x72, 0x43,
+        0x38, 0x39, 0x70, 0x45, 0x68, 0x71, 0x4f, 0x09, 0x62, 0x44, 0x23, 0x75, 0x3c, 0x7e, 0x3e, 0x5e,
+        0xff, 0x77, 0x4a, 0x61, 0x5d, 0x22, 0x4b, 0x6f, 0x4e, 0x3b, 0x4c, 0x50, 0x67, 0x2a, 0x7d, 0x74,
+        0x54, 0x2b, 0x2d, 0x2c, 0x30, 0x6e, 0x6b, 0x66, 0x35, 0x25, 0x21, 0x64, 0x4d, 0x52, 0x63, 0x3f,
+        0x7b, 0x78, 0x29, 0x28, 0x73, 0x59, 0x33, 0x7f, 0x6d, 0x55, 0x53, 0x7c, 0x3a, 0x5f, 0x65, 0x46,
+        0x58, 0x31, 0x69, 0x6c, 0x5a, 0x48, 0x27, 0x5c, 0x3d, 0x24, 0x79, 0x37, 0x60, 0x51, 0x20, 0x36,
+    },
+    {
+        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x7b, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+        0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+        0x32, 0x30, 0x21, 0x29, 0x5b, 0x38, 0x33, 0x3d, 0x58, 0x3a, 0x35, 0x65, 0x39, 0x5c, 0x56, 0x73,
+        0x66, 0x4e, 0x45, 0x6b, 0x62, 0x59, 0x78, 0x5e, 0x7d, 0x4a, 0x6d, 0x71, 0x3c, 0x60, 0x3e, 0x53,
+        0xff, 0x42, 0x27, 0x48, 0x72, 0x75, 0x31, 0x37, 0x4d, 0x52, 0x22, 0x54, 0x6a, 0x47, 0x64, 0x2d,
+        0x20, 0x7f, 0x2e, 0x4c, 0x5d, 0x7e, 0x6c, 0x6f, 0x79, 0x74, 0x43, 0x26, 0x76, 0x25, 0x24, 0x2b,
+        0x28, 0x23, 0x41, 0x34, 0x09, 0x2a, 0x44, 0x3f, 0x77, 0x3b, 0x55, 0x69, 0x61, 0x63, 0x50, 0x67,
+        0x51, 0x49, 0x4f, 0x46, 0x68, 0x7c, 0x36, 0x70, 0x6e, 0x7a, 0x2f, 0x5f, 0x4b, 0x5a, 0x2c, 0x57,
+    },
+    {
+        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x6e, 0x0a, 0x0b, 0x0c, 0x06, 0x0e, 0x0f,
+        0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+        0x2d, 0x75, 0x52, 0x60, 0x71, 0x5e, 0x49, 0x5c, 0x62, 0x7d, 0x29, 0x36, 0x20, 0x7c, 0x7a, 0x7f,
+        0x6b, 0x63, 0x33, 0x2b, 0x68, 0x51, 0x66, 0x76, 0x31, 0x64, 0x54, 0x43, 0x3c, 0x3a, 0x3e, 0x7e,
+        0xff, 0x45, 0x2c, 0x2a, 0x74, 0x27, 0x37, 0x44, 0x79, 0x59, 0x2f, 0x6f, 0x26, 0x72, 0x6a, 0x39,
+        0x7b, 0x3f, 0x38, 0x77, 0x67, 0x53, 0x47, 0x34, 0x78, 0x5d, 0x30, 0x23, 0x5a, 0x5b, 0x6c, 0x48,
+        0x55, 0x70, 0x69, 0x2e, 0x4c, 0x21, 0x24, 0x4e, 0x50, 0x09, 0x56, 0x73, 0x35, 0x61, 0x4b, 0x58,
+        0x3b, 0x57, 0x22, 0x6d, 0x4d, 0x25, 0x28, 0x46, 0x4a, 0x32, 0x41, 0x3d, 0x5f, 0x4f, 0x42, 0x65,
+    },
+};
+
+// libclamav's base64 value of a byte, -1 for a byte outside the alphabet.
+constexpr int64_t B64(uint8_t c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// The block length from its six base64 characters, as libclamav computes it: a byte outside
+// the alphabet counts 0 in some terms and -1 (all bits set) in others, and the sum is cut to
+// 32 bits. Hostile fields give huge lengths; decoding then simply runs to the end of input.
+uint32_t ScrencLength(const uint8_t* p) {
+  const int64_t b0 = B64(p[0]), b1 = B64(p[1]), b2 = B64(p[2]), b3 = B64(p[3]), b4 = B64(p[4]), b5 = B64(p[5]);
+  int64_t v = b0 < 0 ? 0 : b0 << 2;
+  v += b1 >> 4;  // (-1 >> 4 is -1: libclamav's arithmetic shift)
+  v += (b1 & 0x0f) << 12;
+  v += ((b2 >> 2) < 0 ? 0 : (b2 >> 2)) << 8;
+  v += (b2 & 0x03) << 22;
+  v += b3 < 0 ? 0 : b3 << 16;
+  v += (b4 < 0 ? 0 : b4 << 2) << 24;
+  v += ((b5 >> 4) < 0 ? 0 : (b5 >> 4)) << 24;
+  return static_cast<uint32_t>(v);
+}
+
+// Script Encoder decoding in place: from `pos`, the rest of the chunk or of the block,
+// whichever ends first; what follows the block moves down to just after the decoded bytes.
+// Returns the chunk's new length. Observed with clamscan (tests/data/html/make_screnc_cases.py):
+// - LF and CR in the encoded text are dropped and do not count;
+// - '@' + '!' '#' '$' '&' '*' decode to '<' CR '@' LF '>'; '@' + any other byte decodes to
+//   0xff (both bytes consumed), and so does a '@' ending the chunk;
+// - a byte >= 0x80 is copied with the byte after it, undecoded, as one encoded byte that
+//   does not advance the table position (a lead byte ending the chunk is copied alone);
+// - the count of encoded bytes left is 32-bit and an escape pair takes two, so a pair
+//   reached with one byte left wraps it and decoding runs on to the end of the input;
+// - when the count runs out, the next 12 bytes (checksum field and "^#~@") are dropped if
+//   the chunk has 12 more, whatever they hold: a wrong checksum or terminator changes
+//   nothing; with fewer they stay and are read as text.
+size_t ScrencDecode(uint8_t* buf, size_t pos, size_t n, uint32_t* left, uint8_t* table_pos) {
+  size_t src = pos, dst = pos;
+  while (*left > 0 && src < n) {
+    const uint8_t c = buf[src];
+    if (c == '\n' || c == '\r') {
+      ++src;
+      continue;
+    }
+    if (c < 0x80) {
+      uint8_t v = kScrencTable[kScrencOrder[*table_pos] - '0'][c];
+      if (v == 0xff) {  // '@'
+        ++src;
+        --*left;
+        if (src == n) {
+          --src;  // the last byte of the chunk: 0xff
+        } else {
+          switch (buf[src]) {
+            case '!': v = '<'; break;
+            case '#': v = '\r'; break;
+            case '$': v = '@'; break;
+            case '&': v = '\n'; break;
+            case '*': v = '>'; break;
+            default: break;
+          }
+        }
+      }
+      buf[dst++] = v;
+      *table_pos = static_cast<uint8_t>((*table_pos + 1) % 64);
+    } else {
+      buf[dst++] = buf[src++];
+      if (src == n) break;
+      buf[dst++] = buf[src];
+    }
+    ++src;
+    --*left;
+  }
+  if (*left != 0) return dst;  // the chunk ended inside the block
+  if (n - src >= 12) src += 12;  // checksum field and terminator
+  std::memmove(buf + dst, buf + src, n - src);
+  return dst + (n - src);
+}
+
 }  // namespace
+
+// libclamav's html_screnc_decode: the first chunk holding "#@~^" (a marker cut by a chunk
+// boundary is not seen), the 8-byte length field read on across chunks, then the block
+// decoded chunk by chunk, each chunk from its first byte (no whitespace skipped, no LF made
+// a space), the bytes after the block in its last chunk included.
+bool DecodeScriptEncoderFile(std::span<const uint8_t> in, std::vector<uint8_t>* out) {
+  out->clear();
+  ChunkReader reader{in};
+  std::vector<uint8_t> scratch, buf;
+  const uint8_t* data = nullptr;
+  size_t len = 0, p = 0;
+  const auto next = [&]() {
+    if (!reader.Next(&scratch, &data, &len)) return false;
+    buf.assign(data, data + len);
+    p = 0;
+    return true;
+  };
+  for (;;) {
+    if (!next()) return false;
+    const uint8_t* hit = nullptr;
+    for (size_t q = 0; q + 4 <= len; ++q) {
+      if (buf[q] == '#' && std::memcmp(buf.data() + q, "#@~^", 4) == 0) {
+        hit = buf.data() + q;
+        break;
+      }
+    }
+    if (hit) {
+      p = static_cast<size_t>(hit - buf.data()) + 4;
+      break;
+    }
+  }
+  uint8_t field[6] = {};
+  for (int k = 0; k < 8; ++k, ++p) {
+    while (p == len)
+      if (!next()) return false;
+    if (k < 6) field[k] = buf[p];
+  }
+  uint32_t left = ScrencLength(field);
+  uint8_t table_pos = 0;
+  static constexpr std::string_view kOpen = "<script>", kClose = "</script>";
+  out->insert(out->end(), kOpen.begin(), kOpen.end());
+  while (left != 0) {
+    const size_t end = ScrencDecode(buf.data(), p, len, &left, &table_pos);
+    out->insert(out->end(), buf.begin() + static_cast<ptrdiff_t>(p), buf.begin() + static_cast<ptrdiff_t>(end));
+    if (left != 0 && !next()) break;
+  }
+  out->insert(out->end(), kClose.begin(), kClose.end());
+  return true;
+}
 
 void HtmlNormalizer::Grow(std::vector<uint8_t>* v, size_t more) {
   v->resize(std::max({v->size() * 2, v->size() + more, size_t{64} * 1024}));
@@ -173,6 +344,16 @@ inline void HtmlNormalizer::SkipWsNow(const uint8_t* buf, size_t* i, size_t n) {
     state_ = next_;
     next_ = State::kBad;
   }
+}
+
+uint8_t* HtmlNormalizer::WritableChunk(const uint8_t** buf, size_t n) {
+  if (*buf != chunk_.data()) {
+    if (chunk_.size() < kChunk) chunk_.resize(kChunk);
+    std::memcpy(chunk_.data(), *buf, n);
+    *buf = chunk_.data();
+    chunk_buf_ = chunk_.data();
+  }
+  return chunk_.data();
 }
 
 void HtmlNormalizer::PutNc(std::string_view s) {
@@ -215,6 +396,9 @@ void HtmlNormalizer::Reset() {
   quoted_ = 0;
   keep_args_ = look_for_screnc_ = hex_ = false;
   screnc_at_ = 0;
+  screnc_rescan_ = in_screnc_ = false;
+  screnc_left_ = 0;
+  screnc_pos_ = 0;
   mb_ = mb2_ = 0;
   num_ = 0;
   esc_len_ = 0;
@@ -234,8 +418,12 @@ void HtmlNormalizer::Run(std::span<const uint8_t> in) {
       js_.End();
       return;
     }
-    // Before each further chunk: the encoded-ASP probe looks at it again.
-    if (look_for_screnc_ && state_ != State::kLookForScrenc) {
+    // Before each further chunk: a Script Encoder block still being decoded goes on (whatever
+    // state the decoded bytes left), else the encoded-ASP probe looks at it again.
+    if (in_screnc_) {
+      state_ = State::kJsDecodeDecrypt;
+      next_ = State::kBad;
+    } else if (look_for_screnc_ && state_ != State::kLookForScrenc) {
       saved_next_ = next_;
       next_ = state_;
       state_ = State::kLookForScrenc;
@@ -380,8 +568,13 @@ void HtmlNormalizer::ProcessTag(size_t pos) {
 void HtmlNormalizer::FeedJs(size_t begin, size_t end) {
   if (end <= begin) return;
   js_piece_.assign(chunk_buf_ + begin, chunk_buf_ + end);
-  for (size_t k = std::max(begin, chunk_ws_end_); k < end; ++k)
-    if (js_piece_[k - begin] == '\n') js_piece_[k - begin] = ' ';
+  // (keep_lf_ is in increasing order and its ranges do not overlap: one walk over both.)
+  size_t r = 0;
+  for (size_t k = std::max(begin, chunk_ws_end_); k < end; ++k) {
+    if (js_piece_[k - begin] != '\n') continue;
+    while (r < keep_lf_.size() && keep_lf_[r].second <= k) ++r;
+    if (r == keep_lf_.size() || k < keep_lf_[r].first) js_piece_[k - begin] = ' ';
+  }
   js_.Feed(js_piece_);
 }
 
@@ -389,6 +582,8 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
   size_t i = 0;
   chunk_buf_ = buf;
   chunk_ws_end_ = 0;
+  keep_lf_.clear();
+  screnc_rescan_ = false;
   while (chunk_ws_end_ < n && IsWs(buf[chunk_ws_end_])) ++chunk_ws_end_;
   for (;;) {
     while (i < n && IsWs(buf[i])) ++i;  // every chunk starts past its leading whitespace
@@ -832,12 +1027,8 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
           }
           if (hit) {
             const size_t at = static_cast<size_t>(hit - buf);
-            if (buf != chunk_.data()) {
-              if (chunk_.size() < kChunk) chunk_.resize(kChunk);
-              std::memcpy(chunk_.data(), buf, n);
-              buf = chunk_.data();
-            }
-            chunk_[at] = chunk_[at + 1] = '/';
+            uint8_t* w = WritableChunk(&buf, n);
+            w[at] = w[at + 1] = '/';
             screnc_at_ = at + 4;
           }
           state_ = next_;
@@ -846,6 +1037,9 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
         }
         case State::kJsDecode:
           if (i + 4 <= n && std::memcmp(buf + i, "#@~^", 4) == 0) {
+            // The marker becomes "//~^" (the JavaScript normaliser reads it so).
+            uint8_t* w = WritableChunk(&buf, n);
+            w[i] = w[i + 1] = '/';
             i += 4;
             state_ = State::kJsDecodeLength;
             next_ = State::kBad;
@@ -855,14 +1049,38 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
           }
           break;
         case State::kJsDecodeLength:
+          // The length field must be in this chunk, else the bytes are read as text
+          // [observed, se03]. Its last byte becomes LF so that the "//~^" comment ends there
+          // for the JavaScript normaliser; the state machine skips the field, so its other
+          // LFs reach that normaliser as LF too, unless the encoded-ASP pass already read
+          // them as text (then only the last one does).
           if (n - i < 8) {
             state_ = State::kNorm;
             next_ = State::kBad;
           } else {
-            stop_ = Stop::kScriptEncoder;  // clamscan decodes the block from here
-            return;
+            uint8_t* w = WritableChunk(&buf, n);
+            w[i] = c;  // a LF here was looked at: a space
+            screnc_left_ = ScrencLength(w + i);
+            screnc_pos_ = 0;
+            w[i + 7] = '\n';
+            keep_lf_.emplace_back(screnc_rescan_ ? i + 7 : i + 1, i + 8);
+            i += 8;
+            in_screnc_ = true;
+            state_ = State::kJsDecodeDecrypt;
+            next_ = State::kBad;
           }
           break;
+        case State::kJsDecodeDecrypt: {
+          // The rest of the chunk is decoded in place and then normalised like any other
+          // bytes (as script body after <script language=...Encode>, as text in ASP).
+          uint8_t* w = WritableChunk(&buf, n);
+          w[i] = c;  // a LF just after the length field was made a space first
+          n = ScrencDecode(w, i, n, &screnc_left_, &screnc_pos_);
+          in_screnc_ = screnc_left_ != 0;
+          state_ = State::kNorm;
+          next_ = State::kBad;
+          break;
+        }
         case State::kRfc2397Type:
           if (c == '\'' || c == '"') {
             if (!escape_ && quoted_ == c) {
@@ -933,17 +1151,32 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
           break;
       }
     }
+    // End of the chunk: the script block's bytes in it go to the JavaScript normaliser.
+    if (js_.active()) FeedJs(js_begin_ == kNoPos ? 0 : js_begin_, n);
+    js_begin_ = kNoPos;
     if (look_for_screnc_ && screnc_at_ != 0) {
-      // Back to just past "#@~^", to read the encoded block's length.
+      // Back to just past "#@~^", to read the encoded block's length and decode it; the
+      // chunk is read a second time from there, and an open script block gets all of it
+      // again (from the chunk's start) at the end of that pass.
       i = screnc_at_;
       screnc_at_ = 0;
+      screnc_rescan_ = true;
+      // The first pass made every LF it looked at a space in the chunk (libclamav does it in
+      // place), so the block decoded now sees spaces there, which decode, where LFs would
+      // be skipped [observed, se35]. Length fields the first pass skipped keep theirs; those
+      // after the marker are read again now.
+      uint8_t* w = WritableChunk(&buf, n);
+      size_t r = 0;
+      for (size_t k = chunk_ws_end_; k < n; ++k) {
+        if (w[k] != '\n') continue;
+        while (r < keep_lf_.size() && keep_lf_[r].second <= k) ++r;
+        if (r == keep_lf_.size() || k < keep_lf_[r].first) w[k] = ' ';
+      }
+      while (!keep_lf_.empty() && keep_lf_.back().first >= i) keep_lf_.pop_back();
       state_ = State::kJsDecodeLength;
       next_ = State::kBad;
       continue;
     }
-    // End of the chunk: the script block's bytes in it go to the JavaScript normaliser.
-    if (js_.active()) FeedJs(js_begin_ == kNoPos ? 0 : js_begin_, n);
-    js_begin_ = kNoPos;
     return;
   }
 }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/js_norm.h"
@@ -26,6 +27,12 @@ namespace avkey::engine {
 // Code point of an HTML named character reference in ClamAV's table (case-sensitive, no
 // '&' or ';'), or -1 when the name is not in it.
 int LookupHtmlEntity(std::string_view name);
+
+// A file that starts with "#@~^" is typed CL_TYPE_SCRENC by clamscan, which decodes its first
+// Script Encoder block into a new file, "<script>" + decoded bytes + "</script>", and scans
+// that as a file of its own (docs/html.md). Writes that file to *out; false when clamscan
+// writes none (the input ends before the block's length field).
+bool DecodeScriptEncoderFile(std::span<const uint8_t> in, std::vector<uint8_t>* out);
 
 // One normaliser per scanner (not thread-safe). Run() reuses the output and scratch buffers:
 // after the largest file so far it allocates nothing. Runs in time linear in the input
@@ -38,8 +45,6 @@ class HtmlNormalizer {
     kStyleUnderflow,  // "</style>" closed a style block less than 8 bytes into a chunk:
                       // clamscan 1.4.6 abandons the file there and so do we
     kEngineError,     // ClamAV's state machine reached its error state (libclamav aborts)
-    kScriptEncoder,   // a Microsoft Script Encoder block ("#@~^"): clamscan decodes it,
-                      // avkey does not (a documented gap); output ends before it
   };
 
   // Normalises `in`; the results stay valid until the next Run() or Trim().
@@ -122,6 +127,9 @@ class HtmlNormalizer {
   // The kSkipWs state run at once: its whitespace consumed and, if a byte follows in the
   // chunk, the move to next_ it would make there (saves a dispatch per tag boundary).
   void SkipWsNow(const uint8_t* buf, size_t* i, size_t n);
+  // Makes the current chunk writable (copies it to chunk_ unless it is there already);
+  // *buf then points at the copy.
+  uint8_t* WritableChunk(const uint8_t** buf, size_t n);
 
   static constexpr size_t kStrMax = 1024;  // tag, attribute, value and entity name buffers
 
@@ -129,8 +137,8 @@ class HtmlNormalizer {
   std::vector<uint8_t> nc_, nt_;
   size_t nc_len_ = 0, nt_len_ = 0;
   Stop stop_ = Stop::kEnd;
-  // Chunk scratch: used when the input holds NUL bytes (they are dropped) or when the
-  // encoded-ASP probe has to patch the chunk in place.
+  // Chunk scratch: used when the input holds NUL bytes (they are dropped) or when a Script
+  // Encoder marker or block has to be patched or decoded in place.
   std::vector<uint8_t> chunk_;
   // Script blocks: the JavaScript normaliser gets each block's raw bytes from the byte after
   // "<script ...>" to the byte after "</script>", chunk by chunk, as libclamav's does.
@@ -140,6 +148,9 @@ class HtmlNormalizer {
   size_t js_begin_ = kNoPos;  // where the block starts in this chunk (kNoPos: at its start)
   const uint8_t* chunk_buf_ = nullptr;
   size_t chunk_ws_end_ = 0;  // end of the chunk's leading whitespace
+  // Chunk positions whose LF the JavaScript normaliser gets as LF (the state machine never
+  // looked at them): the length fields of Script Encoder blocks, in increasing order.
+  std::vector<std::pair<size_t, size_t>> keep_lf_;
   // Attributes of the current tag (only kept for the tags whose attributes matter).
   std::vector<uint8_t> arg_bytes_;
   std::vector<Arg> args_;
@@ -157,6 +168,11 @@ class HtmlNormalizer {
   bool look_for_screnc_ = false;
   bool hex_ = false;
   size_t screnc_at_ = 0;  // 0: none; else position after "#@~^" in the current chunk
+  bool screnc_rescan_ = false;  // this pass re-reads the chunk from screnc_at_
+  // A Script Encoder block being decoded (it may span chunks): bytes left, table position.
+  bool in_screnc_ = false;
+  uint32_t screnc_left_ = 0;
+  uint8_t screnc_pos_ = 0;
   uint32_t mb_ = 0, mb2_ = 0;  // pending 8-bit groups (text, attribute value)
   uint64_t num_ = 0;          // numeric character reference being read
   uint32_t esc_len_ = 0;

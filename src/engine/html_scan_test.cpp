@@ -216,6 +216,51 @@ TEST(HtmlScan, JavascriptBufferIsScannedAsHtmlAndAsText) {
   EXPECT_THAT(Names(db, page), ElementsAre("J0", "J3", "J7", "JH", "JL"));
 }
 
+// Microsoft Script Encoder: 'var A = "Evil";' as the encoder writes it.
+const std::string kEncodedEvil = "#@~^DwAAAA==-mD~zP{PJA\\bsJpNgQAAA==^#~@";
+
+// In a page, the block is decoded inside the buffers: nocomment and javascript hold the
+// script, not the encoded bytes [observed, clamscan 1.4.6 with these signatures].
+TEST(HtmlScan, ScriptEncoderBlockIsMatchedDecoded) {
+  const std::string page =
+      "<html><body>\n<script language=\"JScript.Encode\">" + kEncodedEvil + "</script>\n</body></html>\n";
+  auto db = Db({{"s.ndb", Ndb("DEC_NC", 3, "vara=\"evil\";") + Ndb("DEC_JS7", 7, "var n000=\"evil\"") +
+                              Ndb("DEC_T0", 0, "vara=\"evil\"") + Ndb("ENC_T0", 0, "-mD~zP{PJA") +
+                              Ndb("ENC_T3", 3, "-md~zp{pja")}});
+  EXPECT_THAT(Names(db, page), ElementsAre("DEC_JS7", "DEC_NC", "DEC_T0"));
+}
+
+// A file that starts with "#@~^" (CL_TYPE_SCRENC): its own bytes as untyped data (target 0,
+// not 7), then the decoded file "<script>var A = "Evil";\nTail Text\n</script>" as a file
+// of its own, typed HTML: its nocomment, notags and javascript buffers, not its raw bytes
+// [observed, clamscan 1.4.6 with these signatures].
+TEST(HtmlScan, ScriptEncodedFileIsDecodedIntoAFileOfItsOwn) {
+  const std::string file = kEncodedEvil + "\nTail Text\n";
+  auto db = Db({{"s.ndb", Ndb("DEC_NC", 3, "vara=\"evil\";") + Ndb("DEC_JS7", 7, "var n000=\"evil\"") +
+                              Ndb("ENC_T0", 0, "-mD~zP{PJA") + Ndb("ENC_T3", 3, "-md~zp{pja") +
+                              Ndb("DEC_T0", 0, "vara=\"evil\"") + Ndb("DECRAW_T0", 0, "var A = \"Evil\"") +
+                              Ndb("DECRAW_T3", 3, "var A = \"Evil\"") + Ndb("TAIL_T0", 0, "Tail Text") +
+                              Ndb("TAIL_T7", 7, "tail text") + Ndb("ENC_T7", 7, "-md~zp{pja")}});
+  EXPECT_THAT(Names(db, file), ElementsAre("DEC_JS7", "DEC_NC", "DEC_T0", "ENC_T0", "TAIL_T0", "TAIL_T7"));
+  // Not at offset 0: an ordinary text file.
+  EXPECT_THAT(Names(db, "x" + file), ElementsAre("ENC_T0", "ENC_T7", "TAIL_T0", "TAIL_T7"));
+  // An allow-listed hash of the file clears everything; that of the decoded file only what
+  // was found in it [observed].
+  const std::string sigs = Ndb("ENC_T0", 0, "-mD~zP{PJA") + Ndb("DEC_NC", 3, "vara=\"evil\";");
+  EXPECT_THAT(Names(Db({{"s.ndb", sigs}, {"a.fp", Md5Line(file, "FP_FILE")}}), file), IsEmpty());
+  EXPECT_THAT(Names(Db({{"s.ndb", sigs}, {"a.fp", Md5Line("<script>" + std::string("var A = \"Evil\";\nTail Text\n") +
+                                                               "</script>",
+                                                           "FP_DECODED")}}),
+                    file),
+              ElementsAre("ENC_T0"));
+  // clamscan --normalize=no still decodes it; the decoded file is then HTML matched raw.
+  auto raw = Db({{"s.ndb", Ndb("DEC_NC", 3, "vara=\"evil\";") + Ndb("ENC_T0", 0, "-mD~zP{PJA") +
+                               Ndb("DECRAW_T0", 0, "var A = \"Evil\"") + Ndb("DECRAW_T3", 3, "var A = \"Evil\"") +
+                               Ndb("TAIL_T0", 0, "Tail Text") + Ndb("TAIL_T7", 7, "tail text")}},
+                /*normalize=*/false);
+  EXPECT_THAT(Names(raw, file), ElementsAre("DECRAW_T0", "DECRAW_T3", "ENC_T0", "TAIL_T0"));
+}
+
 // A script over a budget of the JavaScript normaliser: what was found stands, and the
 // scanner says the layer was matched short (the caller makes it AMBER); the next file
 // starts clean.

@@ -1,6 +1,7 @@
 // Scanner: one layer of bytes in, every matching signature out.
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "avkey/engine/engine.h"
 #include "engine/database_impl.h"
@@ -107,6 +108,7 @@ struct Scanner::Impl {
   std::vector<uint8_t> normalized;  // reused across files
   HtmlNormalizer html;              // reused across files
   std::vector<uint8_t> utf16;       // pair decode of a UTF-16LE HTML file, reused
+  std::vector<uint8_t> screnc_file;  // the decoded file of a CL_TYPE_SCRENC file, reused
   // HandlerType signatures matched in this Scan(): (order key, logical index), then the
   // result handed out by handler_matches().
   std::vector<std::pair<uint64_t, uint32_t>> handler_hits;
@@ -482,6 +484,52 @@ struct Scanner::Impl {
     handler_hits.clear();
     handlers.clear();
     limit = {};
+    Status status = ScanLayer(bytes, context, out);
+    // A file starting with "#@~^" is CL_TYPE_SCRENC: after its own scan, clamscan decodes
+    // its first Script Encoder block into "<script>" + decoded bytes + "</script>" and scans
+    // that as a file one layer deeper, typed from its content (docs/html.md) [observed].
+    // (A HandlerType:CL_TYPE_SCRENC re-scan decodes whatever the bytes are, as cli_scanscrenc
+    // would [not observed].)
+    bool screnc = context.scan_as == "CL_TYPE_SCRENC";
+    if (context.scan_as.empty() || context.scan_as == "CL_TYPE_ANY" || context.scan_as == "CL_TYPE_PART_ANY")
+      screnc = bytes.size() > kMinScannedSize && std::memcmp(bytes.data(), "#@~^", 4) == 0;
+    if (status.ok() && screnc && DecodeScriptEncoderFile(bytes, &screnc_file)) {
+      const TargetType own_type = type;
+      std::vector<LayerType> inner(context.ancestors.begin(), context.ancestors.end());
+      inner.push_back({"CL_TYPE_SCRENC", false});
+      ScanContext child = context;
+      child.ancestors = inner;
+      child.scan_as = {};
+      const size_t own_handlers = handlers.size();
+      std::vector<Detection> found;
+      status = ScanLayer(screnc_file, child, &found);
+      handlers.resize(own_handlers);  // (a HandlerType match in the decoded file is not reported)
+      // An allow-listed hash of the file clears what its decoded file found too; that of the
+      // decoded file only what was found in it (ScanLayer) [observed].
+      if (!found.empty() && !d.allow.empty() && d.allow.MayMatch(bytes.size())) {
+        LazyDigests own(bytes);
+        bool allowed = false;
+        d.allow.Lookup(bytes.size(), &own, [&](uint32_t) { allowed = true; });
+        if (allowed) found.clear();
+      }
+      out->insert(out->end(), found.begin(), found.end());
+      std::sort(out->begin(), out->end(), [](const Detection& a, const Detection& b) {
+        return std::tie(a.engine, a.name) < std::tie(b.engine, b.name);
+      });
+      out->erase(std::unique(out->begin(), out->end()), out->end());
+      type = own_type;
+      ancestors = context.ancestors;  // (not `inner`, which goes out of scope)
+      if (screnc_file.capacity() > kKeptHtmlBuffer) {
+        screnc_file.clear();
+        screnc_file.shrink_to_fit();
+      }
+    }
+    return status;
+  }
+
+  // One layer: its bytes as its type demands; detections go to *out (sorted, unique).
+  Status ScanLayer(std::span<const uint8_t> bytes, const ScanContext& context, std::vector<Detection>* out) {
+    handler_hits.clear();
     // clamscan does not scan layers of 5 bytes or less (differential family hash).
     if (bytes.size() <= kMinScannedSize) {
       type = TargetType::kAny;

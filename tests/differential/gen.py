@@ -1311,6 +1311,53 @@ JS_CASES = [
 ]
 
 
+def _unescape_recorded(text):
+    """The escaped bytes of tests/data/html/cases.txt and js_cases.txt (make_cases.py)."""
+    out, i = bytearray(), 0
+
+    def one(j):
+        if text[j] != "\\":
+            return ord(text[j]), j + 1
+        if text[j + 1] == "\\":
+            return 0x5C, j + 2
+        return int(text[j + 2:j + 4], 16), j + 4
+
+    while i < len(text):
+        if text.startswith("\\{", i):
+            k = text.index("}", i)
+            b, i2 = one(k + 1)
+            out += bytes([b]) * int(text[i + 2:k])
+            i = i2
+        else:
+            b, i = one(i)
+            out.append(b)
+    return bytes(out)
+
+
+def screnc_cases():
+    """The Script Encoder pages recorded from clamscan (tests/data/html/make_screnc_cases.py):
+    {name: [input, (nocomment length, md5), (notags length, md5), javascript or None]}."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "html")
+    cases = {}
+    for fn in ("cases.txt", "js_cases.txt"):
+        name = None
+        with open(os.path.join(here, fn), encoding="latin-1") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if line.startswith("case "):
+                    name = line[5:] if line[5:].startswith(("se", "sf")) else None
+                    if name:
+                        cases.setdefault(name, [None, None, None, None])
+                elif name and line.startswith("in "):
+                    cases[name][0] = _unescape_recorded(line[3:])
+                elif name and line.startswith(("nocomment ", "notags ")):
+                    key, n, md5 = line.split()
+                    cases[name][1 if key == "nocomment" else 2] = (int(n), md5)
+                elif name and line.startswith("js ") and line != "js none":
+                    cases[name][3] = _unescape_recorded(line[3:])
+    return cases
+
+
 def fam_html(seed):
     f = Family("html", seed,
                # HTML normalisation needs --normalize and --scan-html, as text does [probed]
@@ -1380,6 +1427,33 @@ def fam_html(seed):
     # An encoded-script tag is written twice (se01).
     page("se01", b'<html><script language="JScript.Encode" x=1>Abc Def</script>T',
          b'<html><script language="jscript.encode" x=1><script language="javascript" x="1">abc def</script>t', b" ")
+
+    # Microsoft Script Encoder blocks, decoded in the buffers: hashes of the buffers clamscan
+    # wrote (tests/data/html/make_screnc_cases.py), of the javascript buffer, and a target-7
+    # signature of the decoded script (misses: the encoded bytes).
+    for cid, (data, nc, nt, jsbuf) in sorted(screnc_cases().items()):
+        hits = []
+        for tag, rec in (("NC", nc), ("NT", nt)):
+            if rec and rec[0] > 0:
+                key = (rec[1], rec[0])
+                if key not in hash_names:
+                    hash_names[key] = "Avk.Html.%s.H_%s" % (cid, tag)
+                    f.sig(hdb, "%s:%d:%s" % (rec[1], rec[0], hash_names[key]))
+                hits.append(hash_names[key])
+        if jsbuf:
+            hits.append(hash_sig(jsbuf, "Avk.Html.%s.H_JS" % cid))
+        misses = []
+        if cid in ("se04_jscript_block", "sf01_file_block"):
+            # The decoded script in nocomment (3) and javascript (7), never the encoded bytes
+            # normalised; the encoded bytes raw (0) only in the CL_TYPE_SCRENC file.
+            hits += ["Avk.Html.SE.T7_DEC", "Avk.Html.SE.T3_DEC"]
+            misses.append("Avk.Html.SE.T3_ENC")
+            (hits if cid.startswith("sf") else misses).append("Avk.Html.SE.T0_ENC")
+        f.inp("%s.html" % cid, data, hits=hits, misses=misses)
+    f.sig(ndb, "Avk.Html.SE.T7_DEC:7:*:%s" % H('n000="decoded payload"'))
+    f.sig(ndb, "Avk.Html.SE.T3_DEC:3:*:%s" % H('varevil="decodedpayload";'))
+    f.sig(ndb, "Avk.Html.SE.T0_ENC:0:*:%s" % H("#@~^MwAAAA=="))
+    f.sig(ndb, "Avk.Html.SE.T3_ENC:3:*:%s" % H("#@~^mwaaaa=="))
 
     # Where the marker is: within the first 1024 bytes only the buffers count; later, the raw
     # text is matched too (target 0 and its hash; never 3 or 7).
