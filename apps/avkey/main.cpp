@@ -350,6 +350,10 @@ int RunDbInfo(const std::vector<std::string>& dbs) {
   std::printf("load time:                %.3f s\n", std::chrono::duration<double>(loaded->load_time).count());
   std::printf("parsed-signature cache:   %s\n", r.parsed_cache.c_str());
   std::printf("compiled-pattern cache:   %s\n", r.cache_state.c_str());
+  std::string targets;
+  for (uint8_t t : r.pattern_targets) targets += (targets.empty() ? "" : " ") + std::to_string(t);
+  std::printf("pattern databases:        %zu%s\n", r.pattern_targets.size(),
+              targets.empty() ? "" : (" (targets " + targets + ")").c_str());
   std::printf("YARA prefilter:           %s\n", r.yara_prefilter.c_str());
   std::printf("YARA compiled rules:      %s\n", r.yara_cache.c_str());
   return 0;

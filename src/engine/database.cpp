@@ -884,52 +884,109 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       ++searched;
   }
   if (searched > 0) {
-    // A cache hit skips regex generation and compilation entirely.
+    // The targets that get a database of their own (Database::Impl::hs_dbs): every target
+    // some searched body has (slot 0: target 0).
+    std::array<bool, Database::Impl::kTargetSlots> slots{};
+    for (const Body& b : db.bodies) {
+      const auto t = static_cast<size_t>(b.target);
+      if (!b.direct && t < slots.size()) slots[t] = true;
+    }
+    // Slot T is "<key>-t<T>" (a name avkey before per-target databases never reads: its
+    // single database was "<key>"). Each file carries the whole id map.
     const std::string key = fmt::format("{}-{}", db.identity.substr(0, 32), db.bodies.size());
+    auto slot_key = [&](size_t t) { return fmt::format("{}-t{}", key, t); };
+    // A cache hit (every slot, one id map) skips regex generation and compilation entirely.
+    bool compile = true;
     if (!impl_->cache_dir.empty()) {
-      auto cached = LoadCachedVectorscan(impl_->cache_dir, key, db.identity, db.bodies.size(), &impl_->trusted);
-      if (cached) {
-        db.hs_db = std::move(cached->db);
-        db.hs_ids = std::move(cached->ids);
-        db.report.cache_state = cached->State();
-      } else {
-        db.report.cache_state = cached.error();
+      std::string state;
+      bool first = true;
+      compile = false;
+      for (size_t t = 0; t < slots.size() && !compile; ++t) {
+        if (!slots[t]) continue;
+        auto cached = LoadCachedVectorscan(impl_->cache_dir, slot_key(t), db.identity, db.bodies.size(), &impl_->trusted);
+        if (!cached) {
+          state = cached.error();
+          compile = true;
+        } else if (first) {
+          db.hs_ids = std::move(cached->ids);
+          state = cached->State();
+          db.hs_dbs[t] = std::move(cached->db);
+          first = false;
+        } else if (!std::equal(cached->ids.begin(), cached->ids.end(), db.hs_ids.begin(), db.hs_ids.end(),
+                               [](const auto& x, const auto& y) {
+                                 return x.body == y.body && x.anchor_only == y.anchor_only;
+                               })) {
+          state = "rejected: its per-target files are from different builds";
+          compile = true;
+        } else {
+          db.hs_dbs[t] = std::move(cached->db);
+        }
+      }
+      if (compile) {
+        for (auto& p : db.hs_dbs) p.reset();
+        db.hs_ids.clear();
+      }
+      db.report.cache_state = state;
+    }
+    if (compile && !collect()) return Fail("a body pattern that loaded no longer compiles");
+    // The expressions of slot `t`: those of target 0 and of target t (ids stay global).
+    std::vector<unsigned> sflags, sids;
+    auto select = [&](size_t t) {
+      exprs.clear();
+      sflags.clear();
+      sids.clear();
+      for (size_t k = 0; k < escaped.size(); ++k) {
+        const auto target = static_cast<size_t>(db.bodies[db.hs_ids[ids[k]].body].target);
+        if (target != 0 && target != t) continue;
+        exprs.push_back(escaped[k].c_str());
+        sflags.push_back(flags[k]);
+        sids.push_back(ids[k]);
+      }
+    };
+    const hs_platform_info_t native = NativePlatform();
+    bool retry = compile;
+    while (retry) {
+      retry = false;
+      for (size_t t = 0; t < slots.size() && !retry; ++t) {
+        if (!slots[t]) continue;
+        select(t);
+        if (exprs.empty()) continue;
+        hs_database_t* hdb = nullptr;
+        hs_compile_error_t* err = nullptr;
+        if (hs_compile_multi(exprs.data(), sflags.data(), sids.data(), static_cast<unsigned>(exprs.size()),
+                             HS_MODE_BLOCK, &native, &hdb, &err) == HS_SUCCESS) {
+          db.hs_dbs[t].reset(hdb);
+          continue;
+        }
+        // A pattern Vectorscan refuses as a regex (too large, too complex) falls back to
+        // its anchor literal, in every slot; any other failure is fatal.
+        std::string msg = err && err->message ? err->message : "unknown error";
+        const int bad = err ? err->expression : -1;
+        hs_free_compile_error(err);
+        if (bad < 0 || static_cast<size_t>(bad) >= sids.size() || db.hs_ids[sids[bad]].anchor_only)
+          return Fail("Vectorscan compile failed: " + msg);
+        anchor_only[db.hs_ids[sids[bad]].body] = 1;
+        if (!collect()) return Fail("a body pattern that loaded no longer compiles");
+        for (auto& p : db.hs_dbs) p.reset();
+        retry = true;
       }
     }
-    if (!db.hs_db && !collect()) return Fail("a body pattern that loaded no longer compiles");
-    for (const auto& e : escaped) exprs.push_back(e.c_str());
-    if (!db.hs_db && !exprs.empty()) {
-      const hs_platform_info_t native = NativePlatform();
-      hs_database_t* hdb = nullptr;
-      hs_compile_error_t* err = nullptr;
-      // A pattern Vectorscan refuses as a regex (too large, too complex) falls back
-      // to its anchor literal; any other failure is fatal.
-      while (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                              HS_MODE_BLOCK, &native, &hdb, &err) != HS_SUCCESS) {
-        std::string msg = err && err->message ? err->message : "unknown error";
-        int bad = err ? err->expression : -1;
-        hs_free_compile_error(err);
-        err = nullptr;
-        if (bad < 0 || static_cast<size_t>(bad) >= db.hs_ids.size() || db.hs_ids[bad].anchor_only)
-          return Fail("Vectorscan compile failed: " + msg);
-        anchor_only[db.hs_ids[bad].body] = 1;
-        if (!collect()) return Fail("a body pattern that loaded no longer compiles");
-        exprs.clear();
-        for (const auto& e : escaped) exprs.push_back(e.c_str());
-      }
-      db.hs_db.reset(hdb);
-      if (!impl_->cache_dir.empty() && !impl_->cache_read_only) {
+    if (compile && !impl_->cache_dir.empty() && !impl_->cache_read_only) {
+      const hs_platform_info_t portable = PortablePlatform();
+      for (size_t t = 0; t < slots.size(); ++t) {
+        if (!db.hs_dbs[t]) continue;
         auto store = [&](const hs_database_t* built, const hs_platform_info_t& platform) {
-          Status st = StoreCachedVectorscan(impl_->cache_dir, key, db.identity, built, db.hs_ids, platform);
+          Status st = StoreCachedVectorscan(impl_->cache_dir, slot_key(t), db.identity, built, db.hs_ids, platform);
           if (!st.ok())
             db.report.problems.push_back({impl_->cache_dir.string(), 0, "cache not written: " + st.message()});
         };
-        store(db.hs_db.get(), native);
-        const hs_platform_info_t portable = PortablePlatform();
+        store(db.hs_dbs[t].get(), native);
         if (impl_->portable_cache && native.cpu_features != portable.cpu_features) {
           // The same expressions (known to compile) for any CPU.
+          select(t);
           hs_database_t* pdb = nullptr;
-          if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
+          hs_compile_error_t* err = nullptr;
+          if (hs_compile_multi(exprs.data(), sflags.data(), sids.data(), static_cast<unsigned>(exprs.size()),
                                HS_MODE_BLOCK, &portable, &pdb, &err) == HS_SUCCESS) {
             HsDatabasePtr owned(pdb);
             store(owned.get(), portable);
@@ -942,6 +999,9 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
         }
       }
     }
+  }
+  for (size_t t = 0; t < db.hs_dbs.size(); ++t) {
+    if (db.hs_dbs[t]) db.report.pattern_targets.push_back(static_cast<uint8_t>(t));
   }
   // Each pattern is compiled, on first use, in the one form its verifier uses
   // (BodyPattern::Prepare): issue 2's 100k-hash + 5k-body + 40k-logical set built 151k

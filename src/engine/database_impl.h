@@ -3,6 +3,7 @@
 
 #include <hs/hs.h>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <type_traits>
@@ -151,7 +152,18 @@ struct Database::Impl {
   };
   std::vector<HsEntry> hs_ids;
   std::vector<uint8_t> anchor_only;      // per body: verified from its anchor (VerifyAt)
-  HsDatabasePtr hs_db;
+  // One Vectorscan database per target, as libclamav keeps one matcher root per target:
+  // slot 0 holds the target-0 patterns, slot T (when some pattern has target T) those of
+  // targets 0 and T, so a layer is searched only for what can match it (an ELF file not for
+  // PE-only literals). Empty slots are null.
+  static constexpr size_t kTargetSlots = 13;  // TargetType values 0..12
+  std::array<HsDatabasePtr, kTargetSlots> hs_dbs;
+  // The database a pass matching targets 0 and `t` uses (slot 0 when `t` has none), or null.
+  const hs_database_t* HsFor(TargetType t) const {
+    const auto slot = static_cast<size_t>(t);
+    if (slot < kTargetSlots && hs_dbs[slot]) return hs_dbs[slot].get();
+    return hs_dbs[0].get();
+  }
   Frozen<Logical> logicals;
   LazySlots<LdbSignature> parsed_logicals;  // per logical, parsed on first use
   const LdbSignature* Ldb(uint32_t i) const;

@@ -374,6 +374,46 @@ TEST(EngineCache, YaraRulesFromTheCacheKeepTheirProblems) {
   std::filesystem::remove_all(dir);
 }
 
+// One Vectorscan database per target (Database::Impl::hs_dbs): a layer is searched only
+// for the patterns its type can match, with the same results as one database; every
+// target's file is cached, and a cache missing one of them is compiled again.
+TEST(EngineCache, OneDatabasePerTargetCachedTogether) {
+  auto dir = std::filesystem::temp_directory_path() / ("avkey-targets-test-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto build = [&] {
+    DatabaseBuilder b;
+    b.SetCacheDirectory(dir);
+    EXPECT_TRUE(b.AddSource("t.ndb", "Any.A:0:*:41414141\nPe.P:1:*:50505050\nElf.E:6:*:45454545\n", false).ok());
+    EXPECT_TRUE(b.AddSource("t.ldb", "Elf.L;Engine:51-255,Target:6;0&1;4c4c4c4c;4d4d4d4d\n", false).ok());
+    auto db = b.Build();
+    EXPECT_TRUE(db.has_value()) << (db ? "" : db.error());
+    return *db;
+  };
+  std::string elf = "\x7f" "ELF\x02\x01\x01";
+  elf += std::string(100, '\0') + "AAAA PPPP EEEE LLLL MMMM";
+  const std::string plain = "plain AAAA PPPP EEEE LLLL MMMM";
+  const std::vector<std::string> in_elf = {"Any.A.UNOFFICIAL", "Elf.E.UNOFFICIAL", "Elf.L.UNOFFICIAL"};
+  auto cold = build();
+  EXPECT_EQ(cold->report().cache_state, "miss");
+  EXPECT_EQ(cold->report().pattern_targets, (std::vector<uint8_t>{0, 1, 6}));
+  EXPECT_EQ(Names(cold, Bytes(elf)), in_elf);
+  EXPECT_EQ(Names(cold, Bytes(plain)), std::vector<std::string>{"Any.A.UNOFFICIAL"});
+  auto warm = build();
+  EXPECT_EQ(warm->report().cache_state, "hit");
+  EXPECT_EQ(warm->report().pattern_targets, (std::vector<uint8_t>{0, 1, 6}));
+  EXPECT_EQ(Names(warm, Bytes(elf)), in_elf);
+  size_t removed = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().filename().string().find("-t6-") != std::string::npos) removed += std::filesystem::remove(e.path());
+  }
+  EXPECT_GE(removed, 1u);
+  auto again = build();
+  EXPECT_EQ(again->report().cache_state, "miss");
+  EXPECT_EQ(Names(again, Bytes(elf)), in_elf);
+  EXPECT_EQ(build()->report().cache_state, "hit");
+  std::filesystem::remove_all(dir);
+}
+
 // Vectorscan 5.4.9 loses some matches that end near the end of the scanned block,
 // depending on the buffer's address (hs_block.h). A literal at every position near the
 // end of layers of several sizes, at 64 different addresses each: every one is found.

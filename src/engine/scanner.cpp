@@ -117,10 +117,14 @@ struct Scanner::Impl {
   std::string_view limit;    // last_limit()
 
   explicit Impl(std::shared_ptr<const Database> db) : owner(std::move(db)), d(owner->impl()) {
-    if (d.hs_db) {
-      hs_scratch_t* s = nullptr;
-      if (hs_alloc_scratch(d.hs_db.get(), &s) == HS_SUCCESS) hs_scratch.reset(s);
+    // One scratch big enough for every target's database (hs_alloc_scratch grows it).
+    hs_scratch_t* s = nullptr;
+    bool scratch_ok = true;
+    for (const auto& db : d.hs_dbs) {
+      if (db && hs_alloc_scratch(db.get(), &s) != HS_SUCCESS) scratch_ok = false;
     }
+    if (s != nullptr && scratch_ok) hs_scratch.reset(s);
+    else if (s != nullptr) hs_free_scratch(s);
     if (d.yara) yara = std::make_unique<YaraScanner>(d.yara);
     pcre = NewPcreScratch();
     sig_hit.assign(d.sigs.size(), 0);
@@ -142,6 +146,18 @@ struct Scanner::Impl {
     return t == TargetType::kAny || (t == type && t != TargetType::kText);
   }
 
+  // The target, besides 0, whose patterns the current pass can match (TargetMatches):
+  // Database::Impl::HsFor picks the Vectorscan database holding exactly those.
+  TargetType PassTarget() const {
+    switch (pass) {
+      case Pass::kNormalized:
+      case Pass::kScriptText: return TargetType::kText;
+      case Pass::kHtml: return TargetType::kHTML;
+      case Pass::kRaw: break;
+    }
+    return type == TargetType::kText ? TargetType::kAny : type;
+  }
+
   // One pass of every body pattern over `buf`: Vectorscan finds candidates, each is
   // verified exactly; offset-pinned patterns are tried at their window directly.
   void ScanBodies(std::span<const uint8_t> buf, Pass p, Status* status) {
@@ -149,11 +165,11 @@ struct Scanner::Impl {
     pass = p;
     const ExeInfo* saved_exe = exe;
     if (p != Pass::kRaw) exe = nullptr;  // offsets in a normalised form are not file offsets
-    if (d.hs_db) {
+    if (const hs_database_t* hdb = d.HsFor(PassTarget())) {
       if (!hs_scratch) {
         if (status->ok()) *status = Status::Error("Vectorscan scratch allocation failed");
       } else {
-        hs_error_t e = block_scan.Scan(d.hs_db.get(), hs_scratch.get(), buf, &Impl::OnVectorscanMatch, this);
+        hs_error_t e = block_scan.Scan(hdb, hs_scratch.get(), buf, &Impl::OnVectorscanMatch, this);
         if (e != HS_SUCCESS && status->ok()) *status = Status::Error("Vectorscan scan failed (" + std::to_string(e) + ")");
       }
     }

@@ -53,6 +53,9 @@ struct LoadReport {
   // any CPU, and why this CPU's was not used), "miss" (compiled and stored), or
   // "rejected: <why>" (present but corrupt/stale/other CPU: compiled again).
   std::string cache_state = "disabled";
+  // The targets with a Vectorscan database of their own (one per target that some body
+  // or logical pattern has; a layer is searched only with the one for its target).
+  std::vector<uint8_t> pattern_targets;
   // The parsed signature tables in the same cache (the next start maps them instead of
   // parsing the sources): "disabled", "hit", "miss" (parsed and stored), "rejected: <why>"
   // (parsed and stored again), or "not written: <why>".
