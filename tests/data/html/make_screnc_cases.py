@@ -22,6 +22,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_cases import escape  # noqa: E402  (the cases.txt byte escaping, one copy)
+
 # For each of the three tables, the byte that encoded bytes 0x20..0x7f decode to (0xff for
 # '@', the escape), and what a tab decodes to; bytes below 0x20 other than tab decode to
 # themselves. ORDER picks the table for each position of the decoded text, modulo 64.
@@ -159,28 +163,6 @@ CASES = [
     ("sf05_file_encoded_space_starts_chunk", space_at(b"", 8191, 9000) + b"\nTail\n"),
     ("sf06_file_length_too_large", encode(P1, length=100000) + b"\nrest of file\n"),
 ]
-
-
-def escape_byte(b):
-    if b == 0x5C:
-        return "\\\\"
-    if 0x20 <= b < 0x7F:
-        return chr(b)
-    return "\\x%02x" % b
-
-
-def escape(data):
-    out, i = [], 0
-    while i < len(data):
-        j = i
-        while j < len(data) and data[j] == data[i]:
-            j += 1
-        if j - i >= 8:
-            out.append("\\{%d}%s" % (j - i, escape_byte(data[i])))
-        else:
-            out.extend(escape_byte(b) for b in data[i:j])
-        i = j
-    return "".join(out)
 
 
 def record(data, work):
