@@ -123,15 +123,22 @@ scan::ScanReport ScanWithSignals(scan::ScanOptions opt, std::shared_ptr<const en
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGHUP);
+  // A private signal, blocked like the others, wakes the waiting thread when the scan is
+  // over: left to its 200 ms tick, the join below added 0-200 ms (100 on average, 6% of a
+  // 2-second scan) to every scan after its last file.
+  const int wake = SIGRTMIN;
+  sigaddset(&set, wake);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  std::jthread signals([&set, &stop](std::stop_token st) {
+  std::jthread signals([&set, &stop, wake](std::stop_token st) {
     timespec tick{0, 200 * 1000 * 1000};
     while (!st.stop_requested()) {
-      if (sigtimedwait(&set, nullptr, &tick) > 0) stop.request_stop();
+      const int sig = sigtimedwait(&set, nullptr, &tick);
+      if (sig > 0 && sig != wake) stop.request_stop();
     }
   });
   scan::ScanReport report = scan::RunScan(opt, std::move(db), sink);
   signals.request_stop();
+  pthread_kill(signals.native_handle(), wake);  // pending until taken, or dropped with the thread
   signals.join();
   return report;
 }

@@ -438,14 +438,15 @@ void KeySession::RunIndicatorHook(const scan::ScanReport& report) {
   int fork_errno = errno;
   ::close(mfd);
   if (pid < 0) return failed(std::string("fork: ") + std::strerror(fork_errno));
-  // A hook gets 10 s; a hung LED driver must not hang the scanner.
-  for (int i = 0; i < 100; ++i) {
+  // A hook gets 10 s; a hung LED driver must not hang the scanner. Polled every 10 ms: a
+  // hook done in a few milliseconds must not hold the verdict back for 100.
+  for (int i = 0; i < 1000; ++i) {
     int status;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       if (WIFEXITED(status) && WEXITSTATUS(status) == 127) failed("it could not be executed (exit status 127)");
       return;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
