@@ -942,6 +942,13 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
         sflags.push_back(flags[k]);
         sids.push_back(ids[k]);
       }
+      if (exprs.size() >= Database::Impl::kPadFrom && exprs.size() < Database::Impl::kPadTo) {
+        for (size_t k = 0; exprs.size() < Database::Impl::kPadTo; ++k) {
+          exprs.push_back(Database::Impl::StrideOnePad(k).c_str());
+          sflags.push_back(HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH);
+          sids.push_back(Database::Impl::kPadId + static_cast<unsigned>(k));
+        }
+      }
     };
     const hs_platform_info_t native = NativePlatform();
     bool retry = compile;
@@ -1034,6 +1041,35 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
     }
   }
   return std::shared_ptr<const Database>(std::make_shared<Database>(std::move(impl_->db)));
+}
+
+namespace {
+// Bytes 0x80-0xff from a fixed xorshift generator: the same pads in every build, so that a
+// cache compiled by one avkey is what another would compile.
+std::string MakePadBytes(size_t k) {
+  uint64_t x = 0x9E3779B97F4A7C15ull * (k + 1);
+  std::string out;
+  for (int i = 0; i < 8; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    out += static_cast<char>(0x80 | (x >> 56));
+  }
+  return out;
+}
+}  // namespace
+
+std::string Database::Impl::StrideOnePadBytes(size_t k) { return MakePadBytes(k); }
+
+const std::string& Database::Impl::StrideOnePad(size_t k) {
+  static const std::vector<std::string> pads = [] {
+    std::vector<std::string> v;
+    for (size_t i = 0; i < kPadTo; ++i) {
+      std::string e;
+      for (unsigned char ch : MakePadBytes(i)) e += fmt::format("\\x{:02x}", ch);
+      v.push_back(std::move(e));
+    }
+    return v;
+  }();
+  return pads.at(k);
 }
 
 Result<BodyPattern> CompileBody(const Body& b, std::string_view text, bool lean) {

@@ -158,6 +158,23 @@ struct Database::Impl {
   // PE-only literals). Empty slots are null.
   static constexpr size_t kTargetSlots = 13;  // TargetType values 0..12
   std::array<HsDatabasePtr, kTargetSlots> hs_dbs;
+  // Vectorscan 5.4.9 searches a literal set of fewer than 5,000 literals two bytes per step
+  // (FDR stride 2), which on code-like bytes costs far more false candidates than it saves:
+  // engine_bench's ScanBody/5000 scanned 395 MiB/s with every pattern in one database and
+  // 277 once slot 0 held 4,500 of them (408 padded). A slot database of kPadFrom..kPadTo
+  // expressions is therefore padded to kPadTo with literals that cannot occur (StrideOnePad:
+  // 8 bytes of 0x80-0xff each, from a fixed generator), which moves Vectorscan to stride 1.
+  // kPadTo is just past the line (padding to 6,000 loaded the tables more and slowed the
+  // mixed bench set); under kPadFrom Vectorscan's stride follows the literals' length and
+  // padding measured faster for some sizes and slower for others (30, 300 slower; 100, 600
+  // faster), so small sets are left alone. The k-th pad has id kPadId + k, past every
+  // hs_ids index: the scanner ignores them. (5,000 expressions sharing one id took
+  // Vectorscan 6 s to compile; with ids of their own, 0.06 s.)
+  static constexpr size_t kPadFrom = 800, kPadTo = 5200;
+  static constexpr unsigned kPadId = 0xF0000000u;
+  // The k-th padding literal as a Vectorscan expression ("\xNN" x 8), and as bytes.
+  static const std::string& StrideOnePad(size_t k);
+  static std::string StrideOnePadBytes(size_t k);
   // The database a pass matching targets 0 and `t` uses (slot 0 when `t` has none), or null.
   const hs_database_t* HsFor(TargetType t) const {
     const auto slot = static_cast<size_t>(t);

@@ -14,7 +14,7 @@
 namespace avkey::engine {
 namespace {
 
-constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'H', 'S', '5'};
+constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'H', 'S', '6'};
 
 std::string WriterVersion() { return std::string("avkey " AVKEY_VERSION " vectorscan ") + hs_version(); }
 

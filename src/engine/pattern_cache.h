@@ -1,7 +1,8 @@
 // On-disk cache of compiled Vectorscan databases and YARA rules. Internal to the engine.
 //
 // File <dir>/<key>.avkc (Vectorscan databases: <dir>/<key>-p<features>.avkc, below):
-//   "AVKEYHS5"                magic (8 bytes; bump on any layout or compiler change)
+//   "AVKEYHS6"                magic (8 bytes; bump on any layout or compiler change;
+//                             6: slot databases padded, Database::Impl::kPadTo)
 //   identity                  64 hex chars: the signature set it was compiled from
 //   u32 version_len, version  avkey + Vectorscan version it was written by
 //   u8[16]                    XXH3-128 of the payload (CacheChecksum, file_io.h)

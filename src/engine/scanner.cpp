@@ -260,6 +260,7 @@ struct Scanner::Impl {
   static int OnVectorscanMatch(unsigned id, unsigned long long /*from*/, unsigned long long to,
                                unsigned /*flags*/, void* ctx) {
     auto* self = static_cast<Impl*>(ctx);
+    if (id >= self->d.hs_ids.size()) return 0;  // a padding literal (Database::Impl::kPadId + k)
     self->OnHit(self->d.hs_ids[id], to);
     return 0;  // keep going: --allmatch semantics
   }
