@@ -8,6 +8,7 @@
 #include "engine/filetype.h"
 #include "engine/hs_block.h"
 #include "engine/html_norm.h"
+#include "engine/text_norm.h"
 
 namespace avkey::engine {
 namespace {
@@ -194,29 +195,11 @@ struct Scanner::Impl {
     pass = Pass::kRaw;
   }
 
-  // ClamAV's generic text normaliser: upper case to lower case, runs of whitespace
-  // (\t \n \v \f \r space) to one space, other control bytes and bytes >= 0x80 dropped.
-  // Returns the normalised length; *out only grows (to the largest layer) and is reused.
+  // ClamAV's generic text normaliser (text_norm.h). Returns the normalised length; *out
+  // only grows (to the largest layer) and is reused.
   static size_t NormalizeText(std::span<const uint8_t> in, std::vector<uint8_t>* out) {
-    // Per byte: what it becomes (0: dropped). Branch-light: every byte is stored, and
-    // the output advances unless it was dropped or repeats a space.
-    static constexpr auto kMap = [] {
-      std::array<uint8_t, 256> m{};
-      for (int c = 0x20; c < 0x80; ++c) m[c] = static_cast<uint8_t>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-      for (int c = '\t'; c <= '\r'; ++c) m[c] = ' ';
-      return m;
-    }();
     if (out->size() < in.size() + 1) out->resize(in.size() + 1);
-    uint8_t* o = out->data();
-    size_t n = 0;
-    uint8_t prev = 0;  // last byte written (a space not yet followed by anything else)
-    for (uint8_t c : in) {
-      const uint8_t m = kMap[c];
-      o[n] = m;
-      n += (m != 0) & !(m == ' ' && prev == ' ');
-      prev = m != 0 ? m : prev;
-    }
-    return n;
+    return NormalizeClamText(in, out->data());
   }
 
   void Record(const Body& b, uint64_t start, uint32_t hits) {
