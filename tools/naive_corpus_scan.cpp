@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: naive_corpus_scan SET.ndb CORPUS_DIR\n");
+    return 64;
+  }
   std::ifstream in(argv[1]);
   std::vector<std::string> regexes;
   for (std::string line; std::getline(in, line);) {
