@@ -22,6 +22,7 @@
 #include "avkey/engine/engine.h"
 #include "engine/cvd.h"
 #include "engine/database_impl.h"
+#include "engine/hs_block.h"
 #include "engine/file_io.h"
 #include "engine/parsed_cache.h"
 #include "engine/pattern_cache.h"
@@ -847,7 +848,7 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       if (!pattern) return false;  // loaded once, so it cannot fail now
       unsigned f = HS_FLAG_DOTALL | (pattern->nocase() ? HS_FLAG_CASELESS : 0);
       if (anchor_only[i]) {
-        for (unsigned char ch : pattern->anchor()) e += fmt::format("\\x{:02x}", ch);
+        e = HsLiteral(pattern->anchor());
       } else {
         e = pattern->Regex(&exact);
         if (e.empty()) continue;  // can never match
@@ -1043,10 +1044,9 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   return std::shared_ptr<const Database>(std::make_shared<Database>(std::move(impl_->db)));
 }
 
-namespace {
 // Bytes 0x80-0xff from a fixed xorshift generator: the same pads in every build, so that a
 // cache compiled by one avkey is what another would compile.
-std::string MakePadBytes(size_t k) {
+std::string Database::Impl::StrideOnePadBytes(size_t k) {
   uint64_t x = 0x9E3779B97F4A7C15ull * (k + 1);
   std::string out;
   for (int i = 0; i < 8; ++i) {
@@ -1055,18 +1055,11 @@ std::string MakePadBytes(size_t k) {
   }
   return out;
 }
-}  // namespace
-
-std::string Database::Impl::StrideOnePadBytes(size_t k) { return MakePadBytes(k); }
 
 const std::string& Database::Impl::StrideOnePad(size_t k) {
   static const std::vector<std::string> pads = [] {
     std::vector<std::string> v;
-    for (size_t i = 0; i < kPadTo; ++i) {
-      std::string e;
-      for (unsigned char ch : MakePadBytes(i)) e += fmt::format("\\x{:02x}", ch);
-      v.push_back(std::move(e));
-    }
+    for (size_t i = 0; i < kPadTo; ++i) v.push_back(HsLiteral(StrideOnePadBytes(i)));
     return v;
   }();
   return pads.at(k);

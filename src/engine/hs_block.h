@@ -15,10 +15,21 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace avkey::engine {
+
+// `bytes` as a Vectorscan regex matching exactly them ("\xNN" each).
+inline std::string HsLiteral(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string e;
+  e.reserve(bytes.size() * 4);
+  for (unsigned char ch : bytes) e += {'\\', 'x', kHex[ch >> 4], kHex[ch & 15]};
+  return e;
+}
 
 class BlockScan {
  public:

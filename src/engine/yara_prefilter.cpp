@@ -1170,9 +1170,7 @@ Result<std::unique_ptr<const YaraPrefilter>> YaraPrefilter::Compile(std::span<co
   std::vector<unsigned> flags, ids;
   for (const YaraAtom& a : unique) {
     if (regex_api) {
-      std::string e;
-      for (unsigned char ch : a.bytes) e += fmt::format("\\x{:02x}", ch);
-      escaped.push_back(std::move(e));
+      escaped.push_back(HsLiteral(a.bytes));
     } else {
       exprs.push_back(a.bytes.data());
       lens.push_back(a.bytes.size());
