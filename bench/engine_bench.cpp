@@ -15,6 +15,7 @@
 #include <hs/hs.h>
 
 #include "avkey/engine/engine.h"
+#include "naive_regex.h"
 #include "engine/html_norm.h"
 
 namespace avkey::engine {
@@ -34,10 +35,13 @@ std::vector<uint8_t> ReadBinaries(size_t skip, size_t budget) {
     std::sort(files.begin(), files.end());
     for (auto& f : files) {
       if (out.size() > budget) return out;
+      const size_t size = std::filesystem::file_size(f, ec);
+      if (seen < skip) {  // a file of the part skipped: counted, not read
+        seen += ec ? 0 : size;
+        continue;
+      }
       std::ifstream in(f, std::ios::binary);
-      std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-      if (seen >= skip) out.insert(out.end(), bytes.begin(), bytes.end());
-      seen += bytes.size();
+      out.insert(out.end(), std::istreambuf_iterator<char>(in), {});
     }
   }
   return out;
@@ -62,8 +66,8 @@ const std::vector<uint8_t>& Foreign() {
 // Realistic .ndb shapes: 8-40 byte fragments cut from the corpus (so anchors look
 // like code), with ?? wildcards, {n-m} gaps and alternations; a few anchored at EOF.
 // `c`: the bytes to cut from (default: the scanned corpus itself, where every signature
-// occurs once, near-exactly; ForeignNdb cuts them from binaries that are not scanned, as
-// real signatures come from software that is not on the device).
+// occurs once, near-exactly; BM_ScanBodyForeign cuts them from Foreign(), binaries that
+// are not scanned, as real signatures come from software that is not on the device).
 std::string MakeNdb(size_t count, uint32_t seed, const std::vector<uint8_t>& c = Corpus()) {
   std::mt19937 rng(seed);
   std::string out;
@@ -136,30 +140,7 @@ BENCHMARK(BM_ScanBodyForeign)->Arg(5000)->Unit(benchmark::kMillisecond)->UseReal
 // BM_NaiveVectorscanForeign: the signatures of BM_ScanBodyForeign.
 void NaiveOver(benchmark::State& state, const std::vector<uint8_t>& source) {
   const std::string ndb = MakeNdb(static_cast<size_t>(state.range(0)), 42, source);
-  std::vector<std::string> regexes;
-  for (size_t at = 0; at < ndb.size();) {
-    const size_t eol = ndb.find('\n', at);
-    const std::string_view line(ndb.data() + at, eol - at);
-    at = eol + 1;
-    const std::string_view hex = line.substr(line.rfind(':') + 1);
-    std::string re;
-    for (size_t i = 0; i < hex.size();) {
-      if (hex[i] == '{') {
-        const size_t close = hex.find('}', i);
-        std::string gap(hex.substr(i + 1, close - i - 1));
-        gap[gap.find('-')] = ',';
-        re += ".{" + gap + "}";
-        i = close + 1;
-      } else if (hex[i] == '?') {
-        re += ".";
-        i += 2;
-      } else {
-        re += "\\x" + std::string(hex.substr(i, 2));
-        i += 2;
-      }
-    }
-    regexes.push_back(std::move(re));
-  }
+  const std::vector<std::string> regexes = bench::NaiveRegexes(ndb);
   std::vector<const char*> exprs;
   std::vector<unsigned> flags, ids;
   for (const auto& r : regexes) {
