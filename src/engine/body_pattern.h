@@ -108,6 +108,11 @@ class BodyPattern {
   // with its start in [first, last]. On success *start is such a start.
   bool VerifyEnd(std::span<const uint8_t> data, uint64_t end, uint64_t first, uint64_t last,
                  Scratch* scratch, uint64_t* start = nullptr) const;
+  // The first bytes (at most kHeadBytes) every match starts with, as value/mask pairs
+  // compared after case folding: the test MatchWindow makes at each start before a full
+  // walk. 0 when the pattern starts with anything but a byte run. Needs the forward form.
+  static constexpr size_t kHeadBytes = 4;
+  size_t Head(uint8_t value[kHeadBytes], uint8_t mask[kHeadBytes]) const;
   // Tries every start in [first, last] directly (for offset-anchored signatures).
   // Returns the number of starts that match, stopping after `limit`.
   // *first_start (if given) receives the first matching start.

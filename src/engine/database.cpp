@@ -314,6 +314,7 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, uint32_t text_offse
     // Offsets pinned to a small window are checked directly: cheaper than a
     // Vectorscan literal that would fire all over the file.
     b.direct = !offset.anywhere() && offset.kind != SigOffset::Kind::kSectionEntire && offset.shift <= 64;
+    if (b.direct && !options.nocase) b.head_len = static_cast<uint8_t>(pattern->Head(b.head_value, b.head_mask));
     db->bodies.own.push_back(b);
   }
   if (offset.needs_exe()) db->needs_exe = true;
@@ -879,9 +880,10 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
                           });
   size_t searched = 0;
   for (uint32_t i = 0; i < db.bodies.size(); ++i) {
-    if (db.bodies[i].direct)
-      db.direct_bodies.push_back(i);
-    else
+    const auto slot = static_cast<size_t>(db.bodies[i].target);
+    if (db.bodies[i].direct) {
+      if (slot < db.direct_bodies.size()) db.direct_bodies[slot].push_back(i);
+    } else
       ++searched;
   }
   if (searched > 0) {

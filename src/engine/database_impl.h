@@ -3,9 +3,11 @@
 
 #include <hs/hs.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <memory>
+#include <span>
 #include <type_traits>
 #include <string>
 #include <unordered_set>
@@ -60,7 +62,23 @@ struct Body {
   TargetType target = TargetType::kAny;
   uint8_t flags = 0;
   bool direct = false;     // verified at its offset window without Vectorscan
-  uint8_t pad_[5] = {};    // explicit, zeroed padding (parsed cache)
+  // Direct bodies: the bytes every match starts with (BodyPattern::Head; none for ::i),
+  // tested before the pattern itself is looked at. Offset-pinned bodies are tried on every
+  // layer, and reaching each one's compiled pattern was a tenth of a body5k scan.
+  uint8_t head_len = 0;
+  uint8_t pad_[4] = {};    // explicit, zeroed padding (parsed cache)
+  uint8_t head_value[BodyPattern::kHeadBytes] = {}, head_mask[BodyPattern::kHeadBytes] = {};
+  // False when no start in [first, last] has the head: MatchWindow would find nothing.
+  bool HeadCanMatch(std::span<const uint8_t> data, uint64_t first, uint64_t last) const {
+    if (data.size() < head_len) return false;
+    last = std::min<uint64_t>(last, data.size() - head_len);
+    for (uint64_t at = first; at <= last; ++at) {
+      size_t j = 0;
+      while (j < head_len && (data[at + j] & head_mask[j]) == head_value[j]) ++j;
+      if (j == head_len) return true;
+    }
+    return false;
+  }
   PatternOptions options() const {
     return PatternOptions{(flags & kNocase) != 0, (flags & kWide) != 0, (flags & kFullword) != 0};
   }
@@ -142,7 +160,6 @@ struct Database::Impl {
   // The compiled pattern of body `i`, or null if its text does not compile (impossible
   // for a text that loaded; the caller reports it rather than treating it as clean).
   const BodyPattern* Pattern(uint32_t i) const;
-  std::vector<uint32_t> direct_bodies;   // indexes of bodies with direct == true
   // Vectorscan id -> body index and how its hits are verified: the whole pattern
   // as a regex (hit = match end, VerifyEnd), or its anchor literal (VerifyAt) for
   // the few patterns Vectorscan cannot compile as a regex.
@@ -181,6 +198,9 @@ struct Database::Impl {
     if (slot < kTargetSlots && hs_dbs[slot]) return hs_dbs[slot].get();
     return hs_dbs[0].get();
   }
+  // Indexes of the bodies with direct == true, by target (a pass tries target 0's and its
+  // own target's only, as the Vectorscan databases above do).
+  std::array<std::vector<uint32_t>, kTargetSlots> direct_bodies;
   Frozen<Logical> logicals;
   LazySlots<LdbSignature> parsed_logicals;  // per logical, parsed on first use
   const LdbSignature* Ldb(uint32_t i) const;

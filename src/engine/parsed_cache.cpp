@@ -14,7 +14,7 @@ namespace avkey::engine {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'P', 'C', '1'};
-constexpr uint32_t kFormat = 1;
+constexpr uint32_t kFormat = 2;  // 2: Body's head (direct bodies)
 constexpr size_t kHeader = 64;
 constexpr size_t kAlign = 64;
 
@@ -170,6 +170,7 @@ std::string Validate(const Database::Impl& db) {
         (in_logical ? b.sig >= db.logicals.size() || static_cast<uint32_t>(b.subsig) >= db.logicals[b.sig].subsig_count
                     : b.sig >= sigs || b.subsig != -1) ||
         static_cast<uint8_t>(b.target) > 13 || static_cast<uint8_t>(b.offset.kind) > 6 || !ValidBool(b.direct) ||
+        b.head_len > (b.direct ? BodyPattern::kHeadBytes : 0) ||
         b.flags > (Body::kNocase | Body::kWide | Body::kFullword))
       return "a body pattern points outside the tables";
   }

@@ -175,11 +175,22 @@ struct Scanner::Impl {
       }
     }
     ReportBroken(status);
-    for (uint32_t bi : d.direct_bodies) {
+    TryDirectBodies(TargetType::kAny, buf);
+    if (const TargetType t = PassTarget(); t != TargetType::kAny) TryDirectBodies(t, buf);
+    ReportBroken(status);
+    exe = saved_exe;
+    pass = Pass::kRaw;
+  }
+
+  // The offset-pinned bodies of target `t` (one that TargetMatches), each at its window.
+  void TryDirectBodies(TargetType t, std::span<const uint8_t> buf) {
+    const auto slot = static_cast<size_t>(t);
+    if (slot >= d.direct_bodies.size()) return;
+    for (uint32_t bi : d.direct_bodies[slot]) {
       const Body& b = d.bodies[bi];
-      if (!TargetMatches(b.target) || (b.subsig < 0 && sig_hit[b.sig])) continue;
+      if (b.subsig < 0 && sig_hit[b.sig]) continue;
       auto w = ResolveOffset(b.offset, buf.size(), exe);
-      if (!w) continue;
+      if (!w || !b.HeadCanMatch(buf, w->first, w->last)) continue;
       const BodyPattern* pattern = d.Pattern(bi);
       if (pattern == nullptr) {
         broken = true;
@@ -190,9 +201,6 @@ struct Scanner::Impl {
                                         &pattern_scratch, &start);
       if (n) Record(b, start, n);
     }
-    ReportBroken(status);
-    exe = saved_exe;
-    pass = Pass::kRaw;
   }
 
   // ClamAV's generic text normaliser (text_norm.h). Returns the normalised length; *out
