@@ -704,14 +704,15 @@ std::string BodyPattern::Regex(bool* exact) const {
   return never ? std::string() : out;
 }
 
-size_t BodyPattern::Head(uint8_t value[kHeadBytes], uint8_t mask[kHeadBytes]) const {
+PatternHead BodyPattern::Head() const {
   if (!has_forward_) std::abort();  // not prepared for this use (Prepare)
-  if (forward_.empty() || forward_[0].kind != Token::Kind::kBytes) return 0;
-  const Token& head = forward_[0];
-  const size_t n = std::min(head.value.size(), kHeadBytes);
-  std::copy_n(head.value.begin(), n, value);
-  std::copy_n(head.mask.begin(), n, mask);
-  return n;
+  PatternHead head;
+  if (forward_.empty() || forward_[0].kind != Token::Kind::kBytes) return head;
+  const Token& t = forward_[0];
+  head.len = static_cast<uint8_t>(std::min(t.value.size(), PatternHead::kMax));
+  std::copy_n(t.value.begin(), head.len, head.value);
+  std::copy_n(t.mask.begin(), head.len, head.mask);
+  return head;
 }
 
 uint32_t BodyPattern::MatchWindow(std::span<const uint8_t> data, uint64_t first, uint64_t last,
@@ -722,13 +723,12 @@ uint32_t BodyPattern::MatchWindow(std::span<const uint8_t> data, uint64_t first,
   last = std::min<uint64_t>(last, data.size());
   // Most starts fail on their first bytes: test up to 4 of a leading exact run before
   // setting up a full walk (offset-pinned signatures are tried on every layer).
-  uint8_t value[kHeadBytes], mask[kHeadBytes];
-  const size_t head_len = Head(value, mask);
+  const PatternHead head = Head();
   for (uint64_t start = first; start <= last && found < limit; ++start) {
-    if (data.size() - start < min_len_) break;  // min_len_ >= head_len
+    if (data.size() - start < min_len_) break;  // min_len_ >= head.len
     size_t j = 0;
-    while (j < head_len && (fold[data[start + j]] & mask[j]) == value[j]) ++j;
-    if (j < head_len) continue;
+    while (j < head.len && (fold[data[start + j]] & head.mask[j]) == head.value[j]) ++j;
+    if (j < head.len) continue;
     Reset(scratch, forward_.size());
     MatchContext c{data.data(), data.size(), fold, options_.fullword, options_.wide, false, 0, 0, &forward_, has_gaps_, scratch, 0};
     if (options_.fullword && (options_.wide ? (start >= 2 && IsAlnum(data[start - 2]) && data[start - 1] == 0)

@@ -61,6 +61,27 @@ uint64_t MinPatternLength(const TokenSeq& seq);
 // Widens a pattern (::w): each concrete byte becomes byte, 0x00.
 TokenSeq WidenPattern(const TokenSeq& seq);
 
+// The first bytes (at most 4) of every match of a pattern, as value/mask pairs; none
+// (len 0) when the pattern starts with anything but a byte run. Plain bytes, kept with
+// each offset-pinned signature (Body) so that most starts are refused without the pattern.
+struct PatternHead {
+  static constexpr size_t kMax = 4;
+  uint8_t len = 0;
+  uint8_t value[kMax] = {}, mask[kMax] = {};
+  // False when no start in [first, last] has these bytes (compared as they are: for a
+  // case-insensitive pattern, only with bytes that have no case).
+  bool CanMatch(std::span<const uint8_t> data, uint64_t first, uint64_t last) const {
+    if (data.size() < len) return false;
+    if (last > data.size() - len) last = data.size() - len;
+    for (uint64_t at = first; at <= last; ++at) {
+      size_t j = 0;
+      while (j < len && (data[at + j] & mask[j]) == value[j]) ++j;
+      if (j == len) return true;
+    }
+    return false;
+  }
+};
+
 // A pattern ready for matching: anchor literal + the two sides.
 class BodyPattern {
  public:
@@ -108,11 +129,9 @@ class BodyPattern {
   // with its start in [first, last]. On success *start is such a start.
   bool VerifyEnd(std::span<const uint8_t> data, uint64_t end, uint64_t first, uint64_t last,
                  Scratch* scratch, uint64_t* start = nullptr) const;
-  // The first bytes (at most kHeadBytes) every match starts with, as value/mask pairs
-  // compared after case folding: the test MatchWindow makes at each start before a full
-  // walk. 0 when the pattern starts with anything but a byte run. Needs the forward form.
-  static constexpr size_t kHeadBytes = 4;
-  size_t Head(uint8_t value[kHeadBytes], uint8_t mask[kHeadBytes]) const;
+  // The first bytes every match starts with (compared after case folding): the test
+  // MatchWindow makes at each start before a full walk. Needs the forward form.
+  PatternHead Head() const;
   // Tries every start in [first, last] directly (for offset-anchored signatures).
   // Returns the number of starts that match, stopping after `limit`.
   // *first_start (if given) receives the first matching start.

@@ -5,8 +5,6 @@
 
 #include <random>
 
-#include "engine/database_impl.h"
-
 namespace avkey::engine {
 namespace {
 
@@ -109,7 +107,7 @@ TEST(BodyPattern, PathologicalGapsAreBounded) {
   EXPECT_FALSE(Matches(p, data.substr(0, 2000)));
 }
 
-// The scanner skips an offset-pinned body whose head (Body::HeadCanMatch) is at no start
+// The scanner skips an offset-pinned body whose head (PatternHead::CanMatch) is at no start
 // of its window, without asking the pattern: that must never hide a match.
 TEST(BodyPattern, HeadNeverHidesAWindowMatch) {
   const char* kPatterns[] = {"41424344", "4?42??4344", "??4142", "?14?4243{2}4344", "4142*4344",
@@ -121,15 +119,14 @@ TEST(BodyPattern, HeadNeverHidesAWindowMatch) {
       PatternOptions o;
       o.wide = wide;
       const BodyPattern p = Compile(text, o);
-      Body b;
-      b.head_len = static_cast<uint8_t>(p.Head(b.head_value, b.head_mask));
-      EXPECT_EQ(b.head_len > 0, text[0] != '(') << text;
+      const PatternHead h = p.Head();
+      EXPECT_EQ(h.len > 0, text[0] != '(') << text;
       BodyPattern::Scratch s;
       for (int round = 0; round < 2000; ++round) {
         std::string data(1 + rng() % 24, 'A');
         for (auto& c : data) c = wide && rng() % 2 ? '\0' : static_cast<char>("ABCDQ"[rng() % 5]);
         const uint64_t first = rng() % 8, last = first + rng() % 6;
-        const bool head = b.HeadCanMatch(S(data), first, last);
+        const bool head = h.CanMatch(S(data), first, last);
         const uint32_t n = p.MatchWindow(S(data), first, last, 10, &s);
         if (n > 0) {
           EXPECT_TRUE(head) << text << (wide ? " wide " : " ") << data << " [" << first << "," << last << "]";

@@ -314,7 +314,7 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, uint32_t text_offse
     // Offsets pinned to a small window are checked directly: cheaper than a
     // Vectorscan literal that would fire all over the file.
     b.direct = !offset.anywhere() && offset.kind != SigOffset::Kind::kSectionEntire && offset.shift <= 64;
-    if (b.direct && !options.nocase) b.head_len = static_cast<uint8_t>(pattern->Head(b.head_value, b.head_mask));
+    if (b.direct && !options.nocase) b.head = pattern->Head();
     db->bodies.own.push_back(b);
   }
   if (offset.needs_exe()) db->needs_exe = true;
@@ -880,11 +880,20 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
                           });
   size_t searched = 0;
   for (uint32_t i = 0; i < db.bodies.size(); ++i) {
-    const auto slot = static_cast<size_t>(db.bodies[i].target);
-    if (db.bodies[i].direct) {
-      if (slot < db.direct_bodies.size()) db.direct_bodies[slot].push_back(i);
-    } else
+    const Body& b = db.bodies[i];
+    const auto slot = static_cast<size_t>(b.target);
+    if (!b.direct) {
       ++searched;
+    } else if (slot < db.direct_bodies.size()) {
+      // (ParseOffset and the parsed cache's check keep n of "n"/"EOF-n" in [0, 2^48].)
+      const bool pinned = b.offset.kind == SigOffset::Kind::kAbsolute || b.offset.kind == SigOffset::Kind::kEof;
+      auto& list = pinned ? db.direct_bodies[slot].pinned : db.direct_bodies[slot].exe_relative;
+      list.push_back({b.offset.value, i, static_cast<uint8_t>(b.offset.shift), b.offset.kind == SigOffset::Kind::kEof, b.head});
+    }
+  }
+  for (auto& lists : db.direct_bodies) {
+    std::stable_sort(lists.pinned.begin(), lists.pinned.end(),
+                     [](const Database::Impl::DirectBody& a, const Database::Impl::DirectBody& b) { return a.n < b.n; });
   }
   if (searched > 0) {
     // The targets that get a database of their own (Database::Impl::hs_dbs): every target

@@ -3,11 +3,9 @@
 
 #include <hs/hs.h>
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <memory>
-#include <span>
 #include <type_traits>
 #include <string>
 #include <unordered_set>
@@ -62,23 +60,10 @@ struct Body {
   TargetType target = TargetType::kAny;
   uint8_t flags = 0;
   bool direct = false;     // verified at its offset window without Vectorscan
-  // Direct bodies: the bytes every match starts with (BodyPattern::Head; none for ::i),
-  // tested before the pattern itself is looked at. Offset-pinned bodies are tried on every
-  // layer, and reaching each one's compiled pattern was a tenth of a body5k scan.
-  uint8_t head_len = 0;
+  // Direct bodies: the bytes every match starts with (none for ::i), tested before the
+  // pattern itself is looked at (Database::Impl::DirectBody).
+  PatternHead head;
   uint8_t pad_[4] = {};    // explicit, zeroed padding (parsed cache)
-  uint8_t head_value[BodyPattern::kHeadBytes] = {}, head_mask[BodyPattern::kHeadBytes] = {};
-  // False when no start in [first, last] has the head: MatchWindow would find nothing.
-  bool HeadCanMatch(std::span<const uint8_t> data, uint64_t first, uint64_t last) const {
-    if (data.size() < head_len) return false;
-    last = std::min<uint64_t>(last, data.size() - head_len);
-    for (uint64_t at = first; at <= last; ++at) {
-      size_t j = 0;
-      while (j < head_len && (data[at + j] & head_mask[j]) == head_value[j]) ++j;
-      if (j == head_len) return true;
-    }
-    return false;
-  }
   PatternOptions options() const {
     return PatternOptions{(flags & kNocase) != 0, (flags & kWide) != 0, (flags & kFullword) != 0};
   }
@@ -198,9 +183,22 @@ struct Database::Impl {
     if (slot < kTargetSlots && hs_dbs[slot]) return hs_dbs[slot].get();
     return hs_dbs[0].get();
   }
-  // Indexes of the bodies with direct == true, by target (a pass tries target 0's and its
-  // own target's only, as the Vectorscan databases above do).
-  std::array<std::vector<uint32_t>, kTargetSlots> direct_bodies;
+  // The bodies with direct == true, by target (a pass tries target 0's and its own
+  // target's only, as the Vectorscan databases above do). Every layer tries them all, and
+  // loading each one's Body and compiled pattern only to fail on its first byte was a
+  // tenth of a body5k scan: what the first test needs is here, 24 bytes each, in order.
+  struct DirectBody {
+    int64_t n = 0;          // pinned: the n of "n" or "EOF-n"
+    uint32_t body = 0;
+    uint8_t shift = 0;      // the max shift (direct bodies have at most 64)
+    bool from_eof = false;
+    PatternHead head;
+  };
+  struct DirectBodies {
+    std::vector<DirectBody> pinned;        // "n", "EOF-n" (+ shift), by n: a layer of m bytes stops at n > m
+    std::vector<DirectBody> exe_relative;  // EP, Sx, SL: tried when the layer is an executable
+  };
+  std::array<DirectBodies, kTargetSlots> direct_bodies;
   Frozen<Logical> logicals;
   LazySlots<LdbSignature> parsed_logicals;  // per logical, parsed on first use
   const LdbSignature* Ldb(uint32_t i) const;

@@ -170,7 +170,9 @@ std::string Validate(const Database::Impl& db) {
         (in_logical ? b.sig >= db.logicals.size() || static_cast<uint32_t>(b.subsig) >= db.logicals[b.sig].subsig_count
                     : b.sig >= sigs || b.subsig != -1) ||
         static_cast<uint8_t>(b.target) > 13 || static_cast<uint8_t>(b.offset.kind) > 6 || !ValidBool(b.direct) ||
-        b.head_len > (b.direct ? BodyPattern::kHeadBytes : 0) ||
+        b.head.len > (b.direct ? PatternHead::kMax : 0) || (b.direct && b.offset.shift > 64) ||
+        ((b.offset.kind == SigOffset::Kind::kAbsolute || b.offset.kind == SigOffset::Kind::kEof) &&
+         (b.offset.value < 0 || b.offset.value > (int64_t{1} << 48))) ||
         b.flags > (Body::kNocase | Body::kWide | Body::kFullword))
       return "a body pattern points outside the tables";
   }

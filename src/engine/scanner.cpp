@@ -182,25 +182,37 @@ struct Scanner::Impl {
     pass = Pass::kRaw;
   }
 
-  // The offset-pinned bodies of target `t` (one that TargetMatches), each at its window.
+  // The offset-pinned bodies of target `t` (one that TargetMatches), each at its window
+  // (ResolveOffset's, computed here for "n" and "EOF-n").
   void TryDirectBodies(TargetType t, std::span<const uint8_t> buf) {
     const auto slot = static_cast<size_t>(t);
     if (slot >= d.direct_bodies.size()) return;
-    for (uint32_t bi : d.direct_bodies[slot]) {
-      const Body& b = d.bodies[bi];
-      if (b.subsig < 0 && sig_hit[b.sig]) continue;
-      auto w = ResolveOffset(b.offset, buf.size(), exe);
-      if (!w || !b.HeadCanMatch(buf, w->first, w->last)) continue;
-      const BodyPattern* pattern = d.Pattern(bi);
-      if (pattern == nullptr) {
-        broken = true;
-        continue;
-      }
-      uint64_t start = 0;
-      uint32_t n = pattern->MatchWindow(buf, w->first, w->last, b.subsig < 0 ? 1 : kMaxCountedHits,
-                                        &pattern_scratch, &start);
-      if (n) Record(b, start, n);
+    const uint64_t size = buf.size();
+    for (const Database::Impl::DirectBody& e : d.direct_bodies[slot].pinned) {
+      const auto n = static_cast<uint64_t>(e.n);
+      if (n > size) break;  // and so are all that follow
+      const uint64_t first = e.from_eof ? size - n : n;
+      if (e.head.CanMatch(buf, first, first + e.shift)) TryDirectBody(e.body, buf, first, first + e.shift);
     }
+    if (exe == nullptr) return;  // (ResolveOffset refuses every exe-relative offset)
+    for (const Database::Impl::DirectBody& e : d.direct_bodies[slot].exe_relative) {
+      const auto w = ResolveOffset(d.bodies[e.body].offset, size, exe);
+      if (w && e.head.CanMatch(buf, w->first, w->last)) TryDirectBody(e.body, buf, w->first, w->last);
+    }
+  }
+
+  void TryDirectBody(uint32_t bi, std::span<const uint8_t> buf, uint64_t first, uint64_t last) {
+    const Body& b = d.bodies[bi];
+    if (b.subsig < 0 && sig_hit[b.sig]) return;
+    const BodyPattern* pattern = d.Pattern(bi);
+    if (pattern == nullptr) {
+      broken = true;
+      return;
+    }
+    uint64_t start = 0;
+    const uint32_t n =
+        pattern->MatchWindow(buf, first, last, b.subsig < 0 ? 1 : kMaxCountedHits, &pattern_scratch, &start);
+    if (n) Record(b, start, n);
   }
 
   // ClamAV's generic text normaliser (text_norm.h). Returns the normalised length; *out
