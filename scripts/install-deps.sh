@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3 file
   clang libclang-rt-14-dev
   libvectorscan-dev libyara-dev libarchive-dev libssl-dev libsqlite3-dev
-  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev libpcre2-dev libxxhash-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libfmt-dev libpcre2-dev libxxhash-dev libdeflate-dev
 
   libacl1-dev libzstd-dev liblz4-dev libmagic-dev libjansson-dev libicu-dev
   libbz2-dev liblzma-dev zlib1g-dev libxml2-dev nettle-dev

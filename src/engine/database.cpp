@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <archive.h>
 #include <hs/hs.h>
+#include <libdeflate.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <yara.h>
@@ -1119,8 +1120,8 @@ const std::string& Database::identity() const { return impl_->identity; }
 std::string LibraryVersions() {
   std::string hs = hs_version();  // "5.4.9 " (trailing space in Debian's build)
   while (!hs.empty() && hs.back() == ' ') hs.pop_back();
-  return fmt::format("vectorscan {}, libyara {}, {}, {}", hs, YR_VERSION, archive_version_string(),
-                     OpenSSL_version(OPENSSL_VERSION));
+  return fmt::format("vectorscan {}, libyara {}, {}, libdeflate {}, {}", hs, YR_VERSION, archive_version_string(),
+                     LIBDEFLATE_VERSION_STRING, OpenSSL_version(OPENSSL_VERSION));
 }
 
 }  // namespace avkey::engine

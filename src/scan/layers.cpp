@@ -11,6 +11,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <libdeflate.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -304,6 +305,8 @@ LayerScanner::LayerScanner(std::shared_ptr<const engine::Database> db, const Arc
 
 LayerScanner::~LayerScanner() = default;
 
+void LayerScanner::DeflateDeleter::operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+
 void LayerScanner::ScanFile(const std::string& path, std::string_view owner,
                             std::span<const uint8_t> data, FileResults* out) {
   State st;
@@ -575,10 +578,51 @@ LayerScanner::Flow LayerScanner::ScanContainer(State& st, std::span<const uint8_
   return Flow::kContinue;
 }
 
+// Every .gz under /usr/share/doc is one gzip member of text. libarchive reads one through
+// zlib twice over (its format bidders decode the start, then the raw reader all of it);
+// libdeflate decodes it whole in one call: the 800 .gz of the bench corpus, 70 MB decoded,
+// 0.222 s -> 0.077 s. Only the plain case is taken, so that what is scanned, and how it is
+// named, typed and budgeted, is what ScanArchive would do: one member filling the input
+// exactly, its size (the trailer's, checked by libdeflate with the CRC) within the
+// budgets, and content no libarchive reader would bid on (not a .tar.gz, not a .gz of a
+// .bz2). Anything else, damage included, is left to libarchive.
+bool LayerScanner::ScanLoneGzip(State& st, std::span<const uint8_t> data, uint32_t depth, Flow* flow) {
+  constexpr size_t kSmallest = 18;  // 10-byte header, an empty deflate block, 8-byte trailer
+  constexpr uint64_t kLargest = 256u << 20;  // decoded whole: bigger ones stream through libarchive
+  if (data.size() < kSmallest || !StartsWith(data, "\x1f\x8b\x08")) return false;
+  const uint8_t* t = data.data() + data.size() - 4;
+  const uint64_t size = uint64_t{t[0]} | uint64_t{t[1]} << 8 | uint64_t{t[2]} << 16 | uint64_t{t[3]} << 24;
+  Sink sink(*this, st, depth, data.size());
+  // (Room() is 0 at the depth limit: libarchive's path reports it.)
+  // (Deflate expands at most 1032:1: a larger claim is a lie, not worth the memory.)
+  if (size == 0 || size > kLargest || size > sink.Room() || size > 1032 * uint64_t{data.size()}) return false;
+  if (!gunzip_) gunzip_.reset(libdeflate_alloc_decompressor());
+  if (!gunzip_) return false;
+  engine::HugeVector<uint8_t>& buf = archive_buffers_[depth + 1];  // as ScanArchive: kept, only grown
+  if (buf.size() < size) buf.resize(static_cast<size_t>(size));
+  size_t in = 0, out = 0;
+  if (libdeflate_gzip_decompress_ex(gunzip_.get(), data.data(), data.size(), buf.data(), static_cast<size_t>(size),
+                                    &in, &out) != LIBDEFLATE_SUCCESS ||
+      in != data.size() || out != size)
+    return false;
+  const std::span<const uint8_t> member(buf.data(), out);
+  if (MayBeLibarchiveInput(member)) return false;
+  static constexpr engine::LayerType kGzip[] = {{"CL_TYPE_GZ"}};  // ArchiveLayerTypes of a raw gzip
+  PushTypes types(st.types, kGzip);
+  ++lone_gzips_;
+  sink.Child(RawMemberName(st.chain.empty() ? *st.path : st.chain.back()), member);
+  *flow = sink.flow();
+  return true;
+}
+
 LayerScanner::Flow LayerScanner::ScanArchive(State& st, std::span<const uint8_t> data,
                                              uint32_t depth, bool* handled) {
   *handled = false;
   if (!MayBeLibarchiveInput(data)) return Flow::kContinue;
+  if (Flow flow = Flow::kContinue; ScanLoneGzip(st, data, depth, &flow)) {
+    *handled = true;
+    return flow;
+  }
   auto reader = NewReader(false);
   if (!reader) {
     st.Incomplete("io-error", reader.error());

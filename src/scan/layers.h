@@ -14,6 +14,8 @@
 #include "engine/huge_pages.h"
 #include "scan/extract.h"
 
+struct libdeflate_decompressor;
+
 namespace avkey::scan {
 
 // What one top-level file produced.
@@ -42,6 +44,8 @@ class LayerScanner {
   // it if it is a container, recursively within the limits. Appends to *out.
   void ScanFile(const std::string& path, std::string_view owner, std::span<const uint8_t> data,
                 FileResults* out);
+  // How many gzip members ScanLoneGzip decoded (its tests: the same results either way).
+  uint64_t lone_gzips() const { return lone_gzips_; }
 
  private:
   struct State;
@@ -62,6 +66,9 @@ class LayerScanner {
   Flow ScanContainer(State& st, std::span<const uint8_t> data, engine::TargetType type, uint32_t depth);
   // libarchive's part of ScanContainer. *handled: false if libarchive read nothing.
   Flow ScanArchive(State& st, std::span<const uint8_t> data, uint32_t depth, bool* handled);
+  // A lone gzip member decoded by libdeflate in one call, scanned as ScanArchive would
+  // scan it; false (nothing done) for anything it leaves to libarchive.
+  bool ScanLoneGzip(State& st, std::span<const uint8_t> data, uint32_t depth, Flow* flow);
   // Runs one of avkey's extractors (extract.h) on `data` with every budget applied.
   class Sink;
   Flow RunExtractor(State& st, std::span<const uint8_t> data, uint32_t depth,
@@ -76,6 +83,11 @@ class LayerScanner {
   // past 1 MiB (engine/huge_pages.h): fresh 4 KiB pages cost ~14 us each to fault in on the
   // VMs avkey is measured on, and members are read into fresh memory as they grow.
   std::vector<engine::HugeVector<uint8_t>> archive_buffers_;
+  struct DeflateDeleter {
+    void operator()(libdeflate_decompressor* d) const;
+  };
+  std::unique_ptr<libdeflate_decompressor, DeflateDeleter> gunzip_;  // ScanLoneGzip's, made on first use
+  uint64_t lone_gzips_ = 0;
 };
 
 // What libarchive alone makes of `data`, with the readers ScanArchive sets up: true if the
