@@ -590,6 +590,10 @@ bool LayerScanner::ScanLoneGzip(State& st, std::span<const uint8_t> data, uint32
   constexpr size_t kSmallest = 18;  // 10-byte header, an empty deflate block, 8-byte trailer
   constexpr uint64_t kLargest = 256u << 20;  // decoded whole: bigger ones stream through libarchive
   if (data.size() < kSmallest || !StartsWith(data, "\x1f\x8b\x08")) return false;
+  // A tar inside is libarchive's to read, after a decode here that would be wasted: spared
+  // when the name says so (a wrong name only picks the other, equivalent, path).
+  const std::string_view name = st.chain.empty() ? std::string_view(*st.path) : std::string_view(st.chain.back());
+  if (name.ends_with(".tar.gz") || name.ends_with(".tgz")) return false;
   const uint8_t* t = data.data() + data.size() - 4;
   const uint64_t size = uint64_t{t[0]} | uint64_t{t[1]} << 8 | uint64_t{t[2]} << 16 | uint64_t{t[3]} << 24;
   Sink sink(*this, st, depth, data.size());
