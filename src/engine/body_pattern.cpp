@@ -544,6 +544,12 @@ Result<BodyPattern> BodyPattern::Compile(TokenSeq seq, const PatternOptions& opt
   p.anchor_at_ = static_cast<uint32_t>(best_at);
   p.forward_ = std::move(seq);
   p.has_forward_ = true;
+  if (!p.forward_.empty() && p.forward_[0].kind == Token::Kind::kBytes) {
+    const Token& t = p.forward_[0];
+    p.head_.len = static_cast<uint8_t>(std::min(t.value.size(), PatternHead::kMax));
+    std::copy_n(t.value.begin(), p.head_.len, p.head_.value);
+    std::copy_n(t.mask.begin(), p.head_.len, p.head_.mask);
+  }
   if (!lean) p.Prepare(Use::kAll);
   return p;
 }
@@ -704,17 +710,6 @@ std::string BodyPattern::Regex(bool* exact) const {
   return never ? std::string() : out;
 }
 
-PatternHead BodyPattern::Head() const {
-  if (!has_forward_) std::abort();  // not prepared for this use (Prepare)
-  PatternHead head;
-  if (forward_.empty() || forward_[0].kind != Token::Kind::kBytes) return head;
-  const Token& t = forward_[0];
-  head.len = static_cast<uint8_t>(std::min(t.value.size(), PatternHead::kMax));
-  std::copy_n(t.value.begin(), head.len, head.value);
-  std::copy_n(t.mask.begin(), head.len, head.mask);
-  return head;
-}
-
 uint32_t BodyPattern::MatchWindow(std::span<const uint8_t> data, uint64_t first, uint64_t last,
                                   uint32_t limit, Scratch* scratch, uint64_t* first_start) const {
   if (!has_forward_) std::abort();  // not prepared for this use (Prepare)
@@ -723,7 +718,7 @@ uint32_t BodyPattern::MatchWindow(std::span<const uint8_t> data, uint64_t first,
   last = std::min<uint64_t>(last, data.size());
   // Most starts fail on their first bytes: test up to 4 of a leading exact run before
   // setting up a full walk (offset-pinned signatures are tried on every layer).
-  const PatternHead head = Head();
+  const PatternHead& head = head_;
   for (uint64_t start = first; start <= last && found < limit; ++start) {
     if (data.size() - start < min_len_) break;  // min_len_ >= head.len
     size_t j = 0;

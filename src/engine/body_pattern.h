@@ -130,8 +130,8 @@ class BodyPattern {
   bool VerifyEnd(std::span<const uint8_t> data, uint64_t end, uint64_t first, uint64_t last,
                  Scratch* scratch, uint64_t* start = nullptr) const;
   // The first bytes every match starts with (compared after case folding): the test
-  // MatchWindow makes at each start before a full walk. Needs the forward form.
-  PatternHead Head() const;
+  // MatchWindow makes at each start before a full walk.
+  const PatternHead& Head() const { return head_; }
   // Tries every start in [first, last] directly (for offset-anchored signatures).
   // Returns the number of starts that match, stopping after `limit`.
   // *first_start (if given) receives the first matching start.
@@ -149,6 +149,7 @@ class BodyPattern {
   PatternOptions options_;
   uint64_t min_len_ = 0;
   bool has_gaps_ = false;
+  PatternHead head_;
 };
 
 }  // namespace avkey::engine
