@@ -1,6 +1,7 @@
 #include "engine/parsed_cache.h"
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 
@@ -14,14 +15,18 @@ namespace avkey::engine {
 namespace {
 
 constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'P', 'C', '1'};
-constexpr uint32_t kFormat = 2;  // 2: Body's head (direct bodies)
+// 2: Body's head (direct bodies), as written by 9bec2cc only; 3: the head moved within Body,
+// same size (a format-2 file read by a later build gave its bodies wrong heads, and an
+// offset-pinned signature went unmatched: hence the member offsets in WriterVersion).
+constexpr uint32_t kFormat = 3;
 constexpr size_t kHeader = 64;
 constexpr size_t kAlign = 64;
 
 // What the arrays' layout depends on: a file from a build where any of it differs is refused.
 std::string WriterVersion() {
-  return fmt::format("avkey {} format {} layout {}.{}.{}.{}.{}.{}", AVKEY_VERSION, kFormat, sizeof(Body),
-                     sizeof(Logical), sizeof(SigInfo), sizeof(SigOffset), alignof(Body), kFlevel);
+  return fmt::format("avkey {} format {} layout {}.{}.{}.{}.{}.{} body {}.{}.{}.{}", AVKEY_VERSION, kFormat,
+                     sizeof(Body), sizeof(Logical), sizeof(SigInfo), sizeof(SigOffset), alignof(Body), kFlevel,
+                     offsetof(Body, text_offset), offsetof(Body, target), offsetof(Body, head), sizeof(PatternHead));
 }
 
 // The container keys signed sources were checked against (tests install their own).
