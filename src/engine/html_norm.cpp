@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace avkey::engine {
 
@@ -84,6 +87,74 @@ constexpr auto kTextMap = [] {
   for (int c : {'\t', '\n', '\v', '\f'}) t[c] = ' ';
   return t;
 }();
+
+}  // namespace
+
+namespace html_text {
+#if defined(__SSE2__)
+namespace {
+// Bit k set when p[k] is a text byte / one of the lone-space bytes (kClass).
+inline unsigned TextBits(const uint8_t* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  // Signed compares: bytes >= 0x80 are negative, so not above 0x20.
+  const __m128i printable = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x20)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x7f)));
+  const __m128i markup = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')), _mm_cmpeq_epi8(v, _mm_set1_epi8('&')));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_andnot_si128(markup, printable)));
+}
+inline __m128i SpaceLanes(__m128i v) {  // ' ' and \t \n \v \f (0x09-0x0c): not \r
+  const __m128i ctl = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8(0x08)), _mm_cmplt_epi8(v, _mm_set1_epi8(0x0d)));
+  return _mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+}
+}  // namespace
+#endif
+
+size_t RunEnd(const uint8_t* buf, size_t i, size_t n) {
+  size_t j = i;
+  for (;;) {
+#if defined(__SSE2__)
+    // 16 bytes at a time once the run has begun: a byte belongs if it is text, or a space
+    // followed by text (prose has a space every few bytes: taking only text would stop at
+    // each word). The byte before such a space is always in the run as text: a space in it
+    // is followed by text. The first byte that does not belong ends the run; the loop below
+    // then stops on it too.
+    while (j > i && j + 17 <= n) {
+      const unsigned spaces = static_cast<unsigned>(
+          _mm_movemask_epi8(SpaceLanes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(buf + j)))));
+      const unsigned in = TextBits(buf + j) | (spaces & TextBits(buf + j + 1));
+      if (in != 0xffff) {
+        j += static_cast<size_t>(__builtin_ctz(~in));
+        break;
+      }
+      j += 16;
+    }
+#endif
+    while (j < n && kClass[buf[j]] & kText) ++j;
+    if (j > i && j + 1 < n && kClass[buf[j]] & kLoneSpace && kClass[buf[j + 1]] & kText) {
+      j += 2;
+      continue;
+    }
+    return j;
+  }
+}
+
+void Map(const uint8_t* in, size_t n, uint8_t* a, uint8_t* b) {
+  size_t q = 0;
+#if defined(__SSE2__)
+  for (; q + 16 <= n; q += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + q));
+    const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+    const __m128i lowered = _mm_add_epi8(v, _mm_and_si128(upper, _mm_set1_epi8(32)));
+    const __m128i space = SpaceLanes(v);
+    const __m128i out = _mm_or_si128(_mm_andnot_si128(space, lowered), _mm_and_si128(space, _mm_set1_epi8(' ')));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(a + q), out);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + q), out);
+  }
+#endif
+  for (; q < n; ++q) a[q] = b[q] = kTextMap[in[q]];
+}
+}  // namespace html_text
+
+namespace {
 
 // The three multi-byte sequences ClamAV turns into '.' (ideographic and fullwidth stops).
 constexpr bool IsDotGroup(uint32_t mb) { return mb == 0xE38082 || mb == 0xEFBC8E || mb == 0xEFB992; }
@@ -666,22 +737,12 @@ void HtmlNormalizer::Chunk(const uint8_t* buf, size_t n) {
             // Plain text: a run of ordinary bytes goes to both outputs in one go, and so does
             // a single whitespace byte between two of them (CR aside): it is one space in
             // both, as the whitespace states would write it after a text byte.
-            size_t j = i;
-            for (;;) {
-              while (j < n && kClass[buf[j]] & kText) ++j;
-              if (j > i && j + 1 < n && kClass[buf[j]] & kLoneSpace && kClass[buf[j + 1]] & kText) {
-                j += 2;
-                continue;
-              }
-              break;
-            }
+            const size_t j = html_text::RunEnd(buf, i, n);
             if (j > i) {
               const size_t k = j - i;
               if (nc_.size() - nc_len_ < k) Grow(&nc_, k);
               if (nt_.size() - nt_len_ < k) Grow(&nt_, k);
-              uint8_t* pc = nc_.data() + nc_len_;
-              uint8_t* pt = nt_.data() + nt_len_;
-              for (size_t q = 0; q < k; ++q) pc[q] = pt[q] = kTextMap[buf[i + q]];
+              html_text::Map(buf + i, k, nc_.data() + nc_len_, nt_.data() + nt_len_);
               nc_len_ += k;
               nt_len_ += k;
               sep_written_ = false;

@@ -34,6 +34,17 @@ int LookupHtmlEntity(std::string_view name);
 // writes none (the input ends before the block's length field).
 bool DecodeScriptEncoderFile(std::span<const uint8_t> in, std::vector<uint8_t>* out);
 
+// The plain-text runs of HtmlNormalizer, exposed for their test against the byte-by-byte
+// definition (html_norm_test). A text byte is printable ASCII but '<' and '&'; a lone space
+// is one of ' ' \t \n \v \f between two text bytes.
+namespace html_text {
+// The end of the run of text bytes and lone spaces that starts at buf[i] (a run's first
+// byte is never a lone space).
+size_t RunEnd(const uint8_t* buf, size_t i, size_t n);
+// What the run writes: ASCII lower-cased, a lone space as ' '; to `a` and to `b`.
+void Map(const uint8_t* in, size_t n, uint8_t* a, uint8_t* b);
+}  // namespace html_text
+
 // One normaliser per scanner (not thread-safe). Run() reuses the output and scratch buffers:
 // after the largest file so far it allocates nothing. Runs in time linear in the input
 // and never fails; hostile input only makes it stop early (stop()).

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -94,6 +95,40 @@ Out Norm(std::string_view in) {
   HtmlNormalizer n;
   n.Run(Bytes(in));
   return {Str(n.nocomment()), Str(n.notags()), n.stop()};
+}
+
+// The text runs 16 bytes at a time (SSE2) against their byte-by-byte definition.
+TEST(HtmlNorm, TextRunsAsDefined) {
+  const auto text = [](uint8_t c) { return c > 0x20 && c < 0x7f && c != '<' && c != '&'; };
+  const auto lone = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\f'); };
+  // Mostly words and single spaces (the fast path), with everything that ends a run.
+  const std::string alphabet = "abcXYZ09.,;:!?-_/()   \t\n\v\f\r<&\x7f\x01\x80\xe9";
+  std::mt19937 rng(5);
+  size_t long_runs = 0;
+  for (int round = 0; round < 4000; ++round) {
+    std::vector<uint8_t> buf(1 + rng() % 200);
+    const size_t common = round % 2 ? 13 : 6;  // the first bytes of the alphabet, more often
+    for (auto& c : buf) c = static_cast<uint8_t>(rng() % 4 ? alphabet[rng() % common] : alphabet[rng() % alphabet.size()]);
+    for (size_t i = 0; i < buf.size(); ++i) {
+      if (!text(buf[i])) continue;
+      size_t want = i;
+      while (want < buf.size() &&
+             (text(buf[want]) || (want > i && want + 1 < buf.size() && lone(buf[want]) && text(buf[want - 1]) &&
+                                  text(buf[want + 1]))))
+        ++want;
+      ASSERT_EQ(html_text::RunEnd(buf.data(), i, buf.size()), want) << "round " << round << " at " << i;
+      long_runs += want - i >= 32;
+    }
+    std::vector<uint8_t> a(buf.size()), b(buf.size());
+    html_text::Map(buf.data(), buf.size(), a.data(), b.data());
+    for (size_t q = 0; q < buf.size(); ++q) {
+      const uint8_t c = buf[q];
+      const uint8_t expect = c >= 'A' && c <= 'Z' ? c + 32 : lone(c) ? ' ' : c;
+      ASSERT_EQ(a[q], expect) << int{c};
+      ASSERT_EQ(b[q], expect) << int{c};
+    }
+  }
+  EXPECT_GT(long_runs, 1000u);  // the 16-byte path was taken
 }
 
 TEST(HtmlNorm, TagsTextAndCase) {
