@@ -4,9 +4,11 @@
 // them are what gets exercised. Whatever loads is then used: every name and text read,
 // every pattern compiled and every .ldb line parsed, as a scan would.
 // Seed: fuzz/seeds/parsed_cache_fuzz/small-set.avkc, written by `avkey db info --db DIR
-// --cache CACHE` for a set of one hash, three .ndb and three .ldb lines (one broken) and an
-// .fp line (fuzz/make_seeds.py does not write it: the layout is avkey's own structs). Write
-// it again after a change of the format.
+// --cache CACHE` for a set of one hash, five .ndb lines (anywhere, n+shift, EOF-n, EP+0 with a
+// PE target, a nibble at 0: four offset-pinned bodies with heads), four .ldb lines (::wa,
+// PCRE, two pinned subsignatures, one broken) and an .fp line (fuzz/make_seeds.py does not
+// write it: the layout is avkey's own structs). Write it again after a change of the format
+// (last: format 3, 2026-11-30).
 #include <unistd.h>
 
 #include <cstddef>

@@ -246,7 +246,8 @@ Status LoadParsedCache(const std::filesystem::path& dir, const std::string& iden
   const auto meta_size = header.Get<uint64_t>();
   const char* sum = header.Take(16);
   if (!header.ok || format != kFormat || header_size != kHeader) return Status::Error("rejected: written by another version");
-  if (size != file.size() || meta_offset > size || meta_size > size - meta_offset)
+  // (The header's fields fill 56 of its 64 bytes: a 56-byte file reads them all.)
+  if (size != file.size() || size < kHeader || meta_offset > size || meta_size > size - meta_offset)
     return Status::Error("rejected: truncated");
   if (std::memcmp(CacheChecksum(file.substr(kHeader)).data(), sum, 16) != 0)
     return Status::Error("rejected: checksum mismatch (corrupt)");

@@ -203,6 +203,17 @@ TEST(ParsedCache, DamageIsDetectedAndTheFileRebuilt) {
        },
        "rejected: checksum mismatch (corrupt)"},
       {"cut short", [&] { fs::resize_file(file, size - 100); }, "rejected: truncated"},
+      // The header's fields fill its first 56 bytes: a file of just those, its size fields
+      // consistent with 56, once made the reader throw (fuzz/regressions/parsed_cache_fuzz).
+      {"header fields only",
+       [&] {
+         std::string head(56, '\0');
+         std::ifstream(file, std::ios::binary).read(head.data(), 56);
+         const uint64_t fake[3] = {56, 56, 0};  // size, metadata offset and size
+         std::memcpy(head.data() + 16, fake, sizeof fake);
+         Write(file, head);
+       },
+       "rejected: truncated"},
       {"not a cache", [&] { Write(file, "hello"); }, "rejected: not an avkey parsed cache"},
       {"empty", [&] { Write(file, ""); }, "rejected: not an avkey parsed cache"},
   };
