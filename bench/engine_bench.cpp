@@ -141,20 +141,11 @@ BENCHMARK(BM_ScanBodyForeign)->Arg(5000)->Unit(benchmark::kMillisecond)->UseReal
 void NaiveOver(benchmark::State& state, const std::vector<uint8_t>& source) {
   const std::string ndb = MakeNdb(static_cast<size_t>(state.range(0)), 42, source);
   const std::vector<std::string> regexes = bench::NaiveRegexes(ndb);
-  std::vector<const char*> exprs;
-  std::vector<unsigned> flags, ids;
-  for (const auto& r : regexes) {
-    exprs.push_back(r.c_str());
-    flags.push_back(HS_FLAG_DOTALL);
-    ids.push_back(static_cast<unsigned>(ids.size()));
-  }
   const bool block = state.range(1) != 0;
-  hs_database_t* db = nullptr;
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()),
-                       block ? HS_MODE_BLOCK : HS_MODE_STREAM, nullptr, &db, &err) != HS_SUCCESS) {
-    state.SkipWithError(err && err->message ? err->message : "compile");
-    hs_free_compile_error(err);
+  std::string error;
+  hs_database_t* db = bench::CompileNaive(regexes, block ? HS_MODE_BLOCK : HS_MODE_STREAM, &error);
+  if (db == nullptr) {
+    state.SkipWithError(error.c_str());
     return;
   }
   hs_scratch_t* scratch = nullptr;

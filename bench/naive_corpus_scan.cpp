@@ -26,18 +26,10 @@ int main(int argc, char** argv) {
   std::stringstream text;
   text << in.rdbuf();
   const std::vector<std::string> regexes = avkey::bench::NaiveRegexes(text.str());
-  std::vector<const char*> exprs;
-  std::vector<unsigned> flags, ids;
-  for (const auto& r : regexes) {
-    exprs.push_back(r.c_str());
-    flags.push_back(HS_FLAG_DOTALL);
-    ids.push_back(static_cast<unsigned>(ids.size()));
-  }
-  hs_database_t* db = nullptr;
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
-                       nullptr, &db, &err) != HS_SUCCESS) {
-    std::fprintf(stderr, "compile: %s\n", err && err->message ? err->message : "failed");
+  std::string error;
+  hs_database_t* db = avkey::bench::CompileNaive(regexes, HS_MODE_BLOCK, &error);
+  if (db == nullptr) {
+    std::fprintf(stderr, "compile: %s\n", error.c_str());
     return 1;
   }
   hs_scratch_t* scratch = nullptr;

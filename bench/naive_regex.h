@@ -2,6 +2,8 @@
 // pattern as one Vectorscan regex over the whole pattern, ClamAV's exact rules ignored.
 #pragma once
 
+#include <hs/hs.h>
+
 #include <cctype>
 #include <optional>
 #include <string>
@@ -62,6 +64,27 @@ inline std::vector<std::string> NaiveRegexes(std::string_view ndb) {
     at = eol + 1;
   }
   return out;
+}
+
+// The regexes (HS_FLAG_DOTALL, ids in order) as one Vectorscan database in `mode`; null and
+// *error on failure.
+inline hs_database_t* CompileNaive(const std::vector<std::string>& regexes, unsigned mode, std::string* error) {
+  std::vector<const char*> exprs;
+  std::vector<unsigned> flags, ids;
+  for (const auto& r : regexes) {
+    exprs.push_back(r.c_str());
+    flags.push_back(HS_FLAG_DOTALL);
+    ids.push_back(static_cast<unsigned>(ids.size()));
+  }
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(exprs.data(), flags.data(), ids.data(), static_cast<unsigned>(exprs.size()), mode, nullptr,
+                       &db, &err) != HS_SUCCESS) {
+    *error = err && err->message ? err->message : "compile failed";
+    hs_free_compile_error(err);
+    return nullptr;
+  }
+  return db;
 }
 
 }  // namespace avkey::bench
