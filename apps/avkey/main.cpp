@@ -361,6 +361,7 @@ int RunDbInfo(const std::vector<std::string>& dbs) {
   for (uint8_t t : r.pattern_targets) targets += (targets.empty() ? "" : " ") + std::to_string(t);
   std::printf("pattern databases:        %zu%s\n", r.pattern_targets.size(),
               targets.empty() ? "" : (" (targets " + targets + ")").c_str());
+  std::printf("normalised-text patterns: %zu\n", r.normalized_text_patterns);
   std::printf("YARA prefilter:           %s\n", r.yara_prefilter.c_str());
   std::printf("YARA compiled rules:      %s\n", r.yara_cache.c_str());
   return 0;

@@ -491,6 +491,24 @@ TokenSeq WidenPattern(const TokenSeq& seq) {
   return out;
 }
 
+bool BodyPattern::CanMatchOnly(bool (*allowed)(uint8_t)) const {
+  if (!has_forward_) std::abort();  // a programming error: Prepare dropped the form
+  std::array<bool, 256> ok{};
+  for (int c = 0; c < 256; ++c)
+    ok[c] = allowed(static_cast<uint8_t>(c)) || (options_.nocase && allowed(static_cast<uint8_t>(c | 0x20)) &&
+                                                 ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'));
+  for (const Token& t : forward_) {
+    if (t.kind != Token::Kind::kBytes) continue;  // alternatives, sets, gaps: not looked into
+    for (size_t i = 0; i < t.value.size(); ++i) {
+      const uint8_t mask = t.mask[i], value = t.value[i];
+      bool some = mask == 0xff && ok[value];
+      for (int c = 0; c < 256 && !some && mask != 0xff; ++c) some = ok[c] && (c & mask) == value;
+      if (!some) return false;
+    }
+  }
+  return true;
+}
+
 Result<BodyPattern> BodyPattern::Compile(TokenSeq seq, const PatternOptions& options, bool lean) {
   // Every part between splitting gaps needs two consecutive static bytes, as ClamAV
   // requires; the longest exact run overall becomes the anchor.

@@ -111,6 +111,11 @@ class BodyPattern {
   bool nocase() const { return options_.nocase; }
   // Minimum and maximum total length (max = kUnbounded when it has * or {n-}).
   uint64_t min_length() const { return min_len_; }
+  // False when some byte every match holds (a value/mask byte of the top-level sequence)
+  // is one that `allowed` never admits: the pattern cannot match such a buffer. (Case
+  // folding only widens what matches; for ::i, upper case letters count as admitted.)
+  // Needs the forward form (any Compile keeps it until Prepare drops it).
+  bool CanMatchOnly(bool (*allowed)(uint8_t)) const;
 
   // State reused across verifications (failure memo); one per thread.
   struct Scratch {

@@ -1,5 +1,6 @@
 // Unit tests of the body-pattern parser and verifier (internal).
 #include "engine/body_pattern.h"
+#include "engine/text_norm.h"
 
 #include <gtest/gtest.h>
 
@@ -213,6 +214,23 @@ TEST(BodyPatternDeathTest, AVerifierThePatternWasNotPreparedForAborts) {
   EXPECT_DEATH((void)q.MatchWindow(S("ABC"), 0, 3, 1, &s), "");
   bool exact = false;
   EXPECT_DEATH((void)q.Regex(&exact), "");
+}
+
+// CanMatchOnly: false only when a byte every match needs is outside the alphabet; what it
+// does not look into (alternatives) and case folding (::i) keep it true.
+TEST(BodyPattern, CanMatchOnlyNeedsEveryRequiredByteInTheAlphabet) {
+  auto text = [](std::string_view hex, PatternOptions o = {}) { return Compile(hex, o).CanMatchOnly(InNormalizedText); };
+  EXPECT_TRUE(text("6162636465"));                       // "abcde"
+  EXPECT_FALSE(text("4142434445"));                      // "ABCDE": normalised text has no upper case
+  EXPECT_TRUE(text("4142434445", {.nocase = true}));     // ::i matches its lower case
+  EXPECT_FALSE(text("616263{2-4}6400"));                 // a NUL past a gap
+  EXPECT_FALSE(text("6162??63648f"));                    // a byte >= 0x80
+  EXPECT_TRUE(text("6162??6364"));
+  EXPECT_TRUE(text("61626364?5"));                       // low nibble 5: '%' or 'e'
+  EXPECT_FALSE(text("616263648?"));                      // high nibble 8: 0x80-0x8f only
+  EXPECT_FALSE(text("61626364", {.wide = true}));        // ::w: a NUL after each byte
+  EXPECT_TRUE(text("616263(64|00)65"));                  // alternatives are not looked into
+  EXPECT_FALSE(text("616263(64|00)650d"));               // but the bytes beside them are
 }
 
 }  // namespace

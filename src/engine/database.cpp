@@ -26,6 +26,7 @@
 #include "engine/hs_block.h"
 #include "engine/file_io.h"
 #include "engine/parsed_cache.h"
+#include "engine/text_norm.h"
 #include "engine/pattern_cache.h"
 
 namespace avkey::engine {
@@ -316,6 +317,7 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, uint32_t text_offse
     // Vectorscan literal that would fire all over the file.
     b.direct = !offset.anywhere() && offset.kind != SigOffset::Kind::kSectionEntire && offset.shift <= 64;
     if (b.direct && !options.nocase) b.head = pattern->Head();
+    if (!pattern->CanMatchOnly(InNormalizedText)) b.flags |= Body::kNeverNormalized;
     db->bodies.own.push_back(b);
   }
   if (offset.needs_exe()) db->needs_exe = true;
@@ -866,11 +868,12 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   };
   // Text layers are normalised only when some body can match the normalised form (the
   // copy costs a hash-only set 7% of a scan).
-  if (std::none_of(db.bodies.begin(), db.bodies.end(), [](const Body& b) {
-        return b.target == TargetType::kAny || b.target == TargetType::kText;
-      })) {
-    db.normalize_text = false;
-  }
+  // A body that can match a normalised text buffer: of target 0 or 7, and needing no byte
+  // the normaliser never writes.
+  auto normalized_text_body = [](const Body& b) {
+    return (b.target == TargetType::kAny || b.target == TargetType::kText) && !(b.flags & Body::kNeverNormalized);
+  };
+  if (std::none_of(db.bodies.begin(), db.bodies.end(), normalized_text_body)) db.normalize_text = false;
   // HTML files are matched only in normalised form; when no signature could match a
   // buffer (targets 0 and 3, 7 for the javascript buffer's text scan, hashes; YARA below),
   // the normaliser is not run at all.
@@ -899,10 +902,11 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   if (searched > 0) {
     // The targets that get a database of their own (Database::Impl::hs_dbs): every target
     // some searched body has (slot 0: target 0).
-    std::array<bool, Database::Impl::kTargetSlots> slots{};
+    std::array<bool, Database::Impl::kTargetSlots + 1> slots{};
     for (const Body& b : db.bodies) {
       const auto t = static_cast<size_t>(b.target);
-      if (!b.direct && t < slots.size()) slots[t] = true;
+      if (!b.direct && t < Database::Impl::kTargetSlots) slots[t] = true;
+      if (!b.direct && normalized_text_body(b)) slots[Database::Impl::kNormalizedSlot] = true;
     }
     // Slot T is "<key>-t<T>" (a name avkey before per-target databases never reads: its
     // single database was "<key>"). Each file carries the whole id map.
@@ -949,8 +953,10 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       sflags.clear();
       sids.clear();
       for (size_t k = 0; k < escaped.size(); ++k) {
-        const auto target = static_cast<size_t>(db.bodies[db.hs_ids[ids[k]].body].target);
-        if (target != 0 && target != t) continue;
+        const Body& b = db.bodies[db.hs_ids[ids[k]].body];
+        if (t == Database::Impl::kNormalizedSlot ? !normalized_text_body(b)
+                                                 : b.target != TargetType::kAny && static_cast<size_t>(b.target) != t)
+          continue;
         exprs.push_back(escaped[k].c_str());
         sflags.push_back(flags[k]);
         sids.push_back(ids[k]);
@@ -1020,9 +1026,11 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       }
     }
   }
-  for (size_t t = 0; t < db.hs_dbs.size(); ++t) {
+  for (size_t t = 0; t < Database::Impl::kTargetSlots; ++t) {
     if (db.hs_dbs[t]) db.report.pattern_targets.push_back(static_cast<uint8_t>(t));
   }
+  db.report.normalized_text_patterns = static_cast<size_t>(std::count_if(
+      db.bodies.begin(), db.bodies.end(), [&](const Body& b) { return db.normalize_text && normalized_text_body(b); }));
   // Each pattern is compiled, on first use, in the one form its verifier uses
   // (BodyPattern::Prepare): issue 2's 100k-hash + 5k-body + 40k-logical set built 151k
   // patterns four ways each before that.

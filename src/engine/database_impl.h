@@ -51,7 +51,9 @@ struct SigInfo {
 // most, and compiling all of them at load was most of a large set's start-up and memory
 // (issue 2's 40k-logical set: 0.53-0.68 s -> 0.25 s warm, 241 -> 141 MB peak).
 struct Body {
-  enum Flags : uint8_t { kNocase = 1, kWide = 2, kFullword = 4 };
+  // kNeverNormalized: the pattern needs a byte ClamAV's text normaliser never writes
+  // (InNormalizedText), so it cannot match a normalised text buffer (set at parse).
+  enum Flags : uint8_t { kNocase = 1, kWide = 2, kFullword = 4, kNeverNormalized = 8 };
   SigOffset offset;
   uint32_t text_offset = 0;  // the hex pattern, as written, in Database::Impl::texts
   uint32_t text_size = 0;
@@ -158,8 +160,12 @@ struct Database::Impl {
   // slot 0 holds the target-0 patterns, slot T (when some pattern has target T) those of
   // targets 0 and T, so a layer is searched only for what can match it (an ELF file not for
   // PE-only literals). Empty slots are null.
+  // Slot kNormalizedSlot is for the pass over a text layer's normalised form: the patterns
+  // of targets 0 and 7 that can match it (no kNeverNormalized). Null when there are none,
+  // and then that pass has nothing to search for.
   static constexpr size_t kTargetSlots = 13;  // TargetType values 0..12
-  std::array<HsDatabasePtr, kTargetSlots> hs_dbs;
+  static constexpr size_t kNormalizedSlot = kTargetSlots;
+  std::array<HsDatabasePtr, kTargetSlots + 1> hs_dbs;
   // Vectorscan 5.4.9 searches a literal set of fewer than 5,000 literals two bytes per step
   // (FDR stride 2), which on code-like bytes costs far more false candidates than it saves:
   // engine_bench's ScanBody/5000 scanned 395 MiB/s with every pattern in one database and
@@ -183,6 +189,7 @@ struct Database::Impl {
     if (slot < kTargetSlots && hs_dbs[slot]) return hs_dbs[slot].get();
     return hs_dbs[0].get();
   }
+  const hs_database_t* HsForNormalizedText() const { return hs_dbs[kNormalizedSlot].get(); }
   // The bodies with direct == true, by target (a pass tries target 0's and its own
   // target's only, as the Vectorscan databases above do). Every layer tries them all, and
   // loading each one's Body and compiled pattern only to fail on its first byte was a
@@ -205,7 +212,8 @@ struct Database::Impl {
   uint32_t subsig_slots = 0;             // total subsignatures over all logicals
   std::shared_ptr<const YaraRules> yara;
   bool needs_exe = false;                // some signature uses EP/S offsets or section hashes
-  bool normalize_text = true;            // also match text layers in normalised form
+  bool normalize_text = true;            // also match text layers in normalised form (when
+                                         // some body pattern could match it)
   bool normalize_html = true;            // match HTML files in ClamAV's normalised forms
   bool html_needs_buffers = true;        // some signature could match a normalised buffer
   std::string yara_suffix;               // ".UNOFFICIAL" when YARA rules came from plain files

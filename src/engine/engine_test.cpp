@@ -12,6 +12,8 @@
 #include <set>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "avkey/engine/engine.h"
 
 namespace avkey::engine {
@@ -481,6 +483,40 @@ TEST(ScannerTail, LongGapMatchesEndingAtTheEndAreFound) {
     }
   }
   EXPECT_EQ(missed, 0) << "of " << tried;
+}
+
+// A text layer is matched twice: raw, and in ClamAV's normalised form (lower case, one
+// space per whitespace run). The normalised pass searches only the target-0 and target-7
+// patterns whose bytes the normaliser can write; here 900 others need a NUL. What can match
+// there still does (Txt.Lower, Txt.Seven only match the normalised form), the raw pass is
+// untouched (Txt.Upper), and a set with nothing to search for there finds the same raw hits.
+TEST(Engine, NormalisedTextPassSearchesWhatCanMatchIt) {
+  auto hex = [](std::string_view s) {
+    std::string h;
+    for (const char c : s) h += fmt::format("{:02x}", static_cast<unsigned char>(c));
+    return h;
+  };
+  std::string binary;
+  for (int i = 0; i < 900; ++i) binary += fmt::format("Bin.N{}:0:*:00{:08x}{:04x}\n", i, 0x9e3779b9u * (i + 1), i);
+  const std::string text_sigs = "Txt.Lower:0:*:" + hex("ignore_user_abort") + "\nTxt.Seven:7:*:" + hex("target seven") +
+                                "\nTxt.Upper:0:*:" + hex("SHOUTED WORDS") + "\n";
+  const std::string upper_only = "Txt.Upper:0:*:" + hex("SHOUTED WORDS") + "\n";
+  const auto text = Bytes(
+      "This is a plain ASCII text file used by the avkey tests.\n"
+      "IGNORE_USER_ABORT(x), TARGET   SEVEN and SHOUTED WORDS.\n"
+      "It has several lines of ordinary words so that it is typed as text.\n");
+  LoadReport report;
+  auto both = Db({{"b.ndb", binary.c_str()}, {"t.ndb", text_sigs.c_str()}}, &report);
+  EXPECT_EQ(report.normalized_text_patterns, 2u);
+  EXPECT_THAT(Names(both, text), ElementsAre("Txt.Lower.UNOFFICIAL", "Txt.Seven.UNOFFICIAL", "Txt.Upper.UNOFFICIAL"));
+  auto raw_only = Db({{"b.ndb", binary.c_str()}, {"t.ndb", upper_only.c_str()}}, &report);
+  EXPECT_EQ(report.normalized_text_patterns, 0u);
+  EXPECT_THAT(Names(raw_only, text), ElementsAre("Txt.Upper.UNOFFICIAL"));
+  std::vector<uint8_t> with_nul = text;
+  const std::string n7 = fmt::format("{:08x}{:04x}", 0x9e3779b9u * 8, 7);
+  for (size_t i = 0; i < n7.size(); i += 2) with_nul.push_back(static_cast<uint8_t>(std::stoi(n7.substr(i, 2), nullptr, 16)));
+  with_nul.insert(with_nul.end() - 6, 0);
+  EXPECT_THAT(Names(raw_only, with_nul), ElementsAre("Bin.N7.UNOFFICIAL", "Txt.Upper.UNOFFICIAL"));
 }
 
 }  // namespace

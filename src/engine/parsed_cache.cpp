@@ -17,8 +17,10 @@ namespace {
 constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'P', 'C', '1'};
 // 2: Body's head (direct bodies), as written by 9bec2cc only; 3: the head moved within Body,
 // same size (a format-2 file read by a later build gave its bodies wrong heads, and an
-// offset-pinned signature went unmatched: hence the member offsets in WriterVersion).
-constexpr uint32_t kFormat = 3;
+// offset-pinned signature went unmatched: hence the member offsets in WriterVersion);
+// 4: Body::kNeverNormalized (a format-3 file lacks it: its text layers would be normalised
+// for nothing).
+constexpr uint32_t kFormat = 4;
 constexpr size_t kHeader = 64;
 constexpr size_t kAlign = 64;
 
@@ -178,7 +180,7 @@ std::string Validate(const Database::Impl& db) {
         b.head.len > (b.direct ? PatternHead::kMax : 0) || (b.direct && b.offset.shift > 64) ||
         ((b.offset.kind == SigOffset::Kind::kAbsolute || b.offset.kind == SigOffset::Kind::kEof) &&
          (b.offset.value < 0 || b.offset.value > (int64_t{1} << 48))) ||
-        b.flags > (Body::kNocase | Body::kWide | Body::kFullword))
+        b.flags > (Body::kNocase | Body::kWide | Body::kFullword | Body::kNeverNormalized))
       return "a body pattern points outside the tables";
   }
   if (!db.hashes.TablesValid(sigs) || !db.section_hashes.TablesValid(sigs) || !db.allow.TablesValid(SIZE_MAX))

@@ -166,7 +166,7 @@ struct Scanner::Impl {
     pass = p;
     const ExeInfo* saved_exe = exe;
     if (p != Pass::kRaw) exe = nullptr;  // offsets in a normalised form are not file offsets
-    if (const hs_database_t* hdb = d.HsFor(PassTarget())) {
+    if (const hs_database_t* hdb = p == Pass::kNormalized ? d.HsForNormalizedText() : d.HsFor(PassTarget())) {
       if (!hs_scratch) {
         if (status->ok()) *status = Status::Error("Vectorscan scratch allocation failed");
       } else {

@@ -13,4 +13,8 @@ namespace avkey::engine {
 // nothing to drop and no two spaces in a row (most prose), byte by byte elsewhere.
 size_t NormalizeClamText(std::span<const uint8_t> in, uint8_t* out);
 
+// Whether NormalizeClamText can ever write byte `c`: printable ASCII and DEL, but no upper
+// case. A body pattern that needs any other byte never matches a normalised text buffer.
+constexpr bool InNormalizedText(uint8_t c) { return c >= 0x20 && c < 0x80 && !(c >= 'A' && c <= 'Z'); }
+
 }  // namespace avkey::engine

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,17 @@ TEST(TextNorm, MatchesTheDefinitionOnRandomText) {
     if (round % 7 == 0 && len > 0) in[rng() % len] = static_cast<uint8_t>(rng());  // any byte
     ASSERT_EQ(Fast(in), Reference(in)) << "round " << round << " length " << len;
   }
+}
+
+// InNormalizedText (what lets the scanner skip patterns in the normalised pass) is the
+// set of bytes the normaliser writes: no more (a pattern needing another byte would be
+// searched for nothing) and no less (a pattern that can match would be skipped).
+TEST(TextNorm, InNormalizedTextIsWhatTheNormaliserWrites) {
+  std::set<uint8_t> written;
+  for (int b = 0; b < 256; ++b) {
+    for (const uint8_t c : Fast({'x', static_cast<uint8_t>(b), 'y'})) written.insert(c);
+  }
+  for (int c = 0; c < 256; ++c) EXPECT_EQ(InNormalizedText(static_cast<uint8_t>(c)), written.count(c) == 1) << c;
 }
 
 }  // namespace

@@ -56,6 +56,9 @@ struct LoadReport {
   // The targets with a Vectorscan database of their own (one per target that some body
   // or logical pattern has; a layer is searched only with the one for its target).
   std::vector<uint8_t> pattern_targets;
+  // Patterns of targets 0 and 7 that can match a text layer's normalised form (lower case,
+  // printable): what the normalised pass searches for. 0: that pass searches for nothing.
+  size_t normalized_text_patterns = 0;
   // The parsed signature tables in the same cache (the next start maps them instead of
   // parsing the sources): "disabled", "hit", "miss" (parsed and stored), "rejected: <why>"
   // (parsed and stored again), or "not written: <why>".
