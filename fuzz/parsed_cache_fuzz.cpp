@@ -8,7 +8,7 @@
 // PE target, a nibble at 0: four offset-pinned bodies with heads), four .ldb lines (::wa,
 // PCRE, two pinned subsignatures, one broken) and an .fp line (fuzz/make_seeds.py does not
 // write it: the layout is avkey's own structs). Write it again after a change of the format
-// (last: format 4, 2026-11-30).
+// (last: format 5, 2026-11-30).
 #include <unistd.h>
 
 #include <cstddef>

@@ -166,6 +166,30 @@ uint64_t MinLength(const TokenSeq& seq) {
   return n;
 }
 
+// The most bytes a match can span (kUnbounded with * or {n-}); each zero-width marker
+// counts 2, the neighbours it looks at (a CRLF for (L)), which a regex may include.
+uint64_t MaxLength(const TokenSeq& seq) {
+  uint64_t n = 0;
+  for (const Token& t : seq) {
+    uint64_t add = 0;
+    switch (t.kind) {
+      case Token::Kind::kBytes: add = t.value.size(); break;
+      case Token::Kind::kSet: add = 1; break;
+      case Token::Kind::kAltFixed: add = t.alt_len; break;
+      case Token::Kind::kGap: add = t.max == kUnbounded ? kUnbounded : t.max; break;
+      case Token::Kind::kAltGeneric:
+        for (const auto& a : t.alts) add = std::max(add, MaxLength(a));
+        break;
+      case Token::Kind::kBoundary:
+      case Token::Kind::kWordEdge:
+      case Token::Kind::kLine: add = 2; break;
+    }
+    if (add >= kUnbounded || n + add >= kUnbounded) return kUnbounded;
+    n += add;
+  }
+  return n;
+}
+
 void ReverseInPlace(TokenSeq* seq) {
   std::reverse(seq->begin(), seq->end());
   for (Token& t : *seq) {
@@ -556,6 +580,7 @@ Result<BodyPattern> BodyPattern::Compile(TokenSeq seq, const PatternOptions& opt
   p.has_gaps_ = has_gaps;
   if (options.nocase) FoldCase(&seq);
   p.min_len_ = MinLength(seq);
+  p.max_len_ = MaxLength(seq);
   const Token& at = seq[best_tok];
   p.anchor_.assign(at.value.begin() + best_at, at.value.begin() + best_at + best_len);
   p.anchor_tok_ = static_cast<uint32_t>(best_tok);

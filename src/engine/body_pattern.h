@@ -111,6 +111,7 @@ class BodyPattern {
   bool nocase() const { return options_.nocase; }
   // Minimum and maximum total length (max = kUnbounded when it has * or {n-}).
   uint64_t min_length() const { return min_len_; }
+  uint64_t max_length() const { return max_len_; }
   // False when some byte every match holds (a value/mask byte of the top-level sequence)
   // is one that `allowed` never admits: the pattern cannot match such a buffer. (Case
   // folding only widens what matches; for ::i, upper case letters count as admitted.)
@@ -152,7 +153,7 @@ class BodyPattern {
   uint32_t anchor_tok_ = 0, anchor_at_ = 0;  // the anchor: forward_[anchor_tok_].value[anchor_at_...]
   bool has_forward_ = false, has_sides_ = false, has_reversed_ = false;
   PatternOptions options_;
-  uint64_t min_len_ = 0;
+  uint64_t min_len_ = 0, max_len_ = 0;
   bool has_gaps_ = false;
   PatternHead head_;
 };

@@ -318,6 +318,7 @@ Status DatabaseBuilder::Impl::AddBody(std::string_view text, uint32_t text_offse
     b.direct = !offset.anywhere() && offset.kind != SigOffset::Kind::kSectionEntire && offset.shift <= 64;
     if (b.direct && !options.nocase) b.head = pattern->Head();
     if (!pattern->CanMatchOnly(InNormalizedText)) b.flags |= Body::kNeverNormalized;
+    b.max_length = static_cast<uint32_t>(std::min<uint64_t>(pattern->max_length(), kUnbounded));
     db->bodies.own.push_back(b);
   }
   if (offset.needs_exe()) db->needs_exe = true;
@@ -1028,6 +1029,20 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
   }
   for (size_t t = 0; t < Database::Impl::kTargetSlots; ++t) {
     if (db.hs_dbs[t]) db.report.pattern_targets.push_back(static_cast<uint8_t>(t));
+  }
+  // Each slot's longest match (its own target's and target 0's patterns; the normalised
+  // slot's), for BlockScan's copy of a layer's end.
+  std::array<uint64_t, Database::Impl::kTargetSlots + 1> longest{};
+  for (const Body& b : db.bodies) {
+    if (b.direct) continue;
+    const auto t = static_cast<size_t>(b.target);
+    if (t < Database::Impl::kTargetSlots) longest[t] = std::max<uint64_t>(longest[t], b.max_length);
+    if (normalized_text_body(b))
+      longest[Database::Impl::kNormalizedSlot] = std::max<uint64_t>(longest[Database::Impl::kNormalizedSlot], b.max_length);
+  }
+  for (size_t t = 0; t < longest.size(); ++t) {
+    const uint64_t span = t == Database::Impl::kNormalizedSlot ? longest[t] : std::max(longest[0], longest[t]);
+    db.hs_tail[t] = static_cast<uint32_t>(std::min<uint64_t>(span + BlockScan::kZone, BlockScan::kTail));
   }
   db.report.normalized_text_patterns = static_cast<size_t>(std::count_if(
       db.bodies.begin(), db.bodies.end(), [&](const Body& b) { return db.normalize_text && normalized_text_body(b); }));

@@ -65,7 +65,9 @@ struct Body {
   // Direct bodies: the bytes every match starts with (none for ::i), tested before the
   // pattern itself is looked at (Database::Impl::DirectBody).
   PatternHead head;
-  uint8_t pad_[4] = {};    // explicit, zeroed padding (parsed cache)
+  // The most bytes a match can span (BodyPattern::max_length, kUnbounded for * or {n-}):
+  // how much of a layer's end BlockScan copies for this pattern's database.
+  uint32_t max_length = 0;
   PatternOptions options() const {
     return PatternOptions{(flags & kNocase) != 0, (flags & kWide) != 0, (flags & kFullword) != 0};
   }
@@ -184,12 +186,14 @@ struct Database::Impl {
   static const std::string& StrideOnePad(size_t k);
   static std::string StrideOnePadBytes(size_t k);
   // The database a pass matching targets 0 and `t` uses (slot 0 when `t` has none), or null.
-  const hs_database_t* HsFor(TargetType t) const {
+  size_t SlotFor(TargetType t) const {
     const auto slot = static_cast<size_t>(t);
-    if (slot < kTargetSlots && hs_dbs[slot]) return hs_dbs[slot].get();
-    return hs_dbs[0].get();
+    return slot < kTargetSlots && hs_dbs[slot] ? slot : 0;
   }
-  const hs_database_t* HsForNormalizedText() const { return hs_dbs[kNormalizedSlot].get(); }
+  const hs_database_t* HsFor(TargetType t) const { return hs_dbs[SlotFor(t)].get(); }
+  // Per slot: how many of a layer's last bytes BlockScan copies (its longest match + kZone,
+  // at most kTail): 4 KiB searched again per layer and pass was ~5% of a body5k scan.
+  std::array<uint32_t, kTargetSlots + 1> hs_tail{};
   // The bodies with direct == true, by target (a pass tries target 0's and its own
   // target's only, as the Vectorscan databases above do). Every layer tries them all, and
   // loading each one's Body and compiled pattern only to fail on its first byte was a

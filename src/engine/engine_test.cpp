@@ -418,16 +418,22 @@ TEST(EngineCache, OneDatabasePerTargetCachedTogether) {
 
 // Vectorscan 5.4.9 loses some matches that end near the end of the scanned block,
 // depending on the buffer's address (hs_block.h). A literal at every position near the
-// end of layers of several sizes, at 64 different addresses each: every one is found.
+// end of layers of several sizes, at 64 different addresses each: every one is found. So is
+// a pattern spanning 186 bytes (the database's longest: BlockScan copies no more of a large
+// layer's end than that and the zone).
 TEST(ScannerTail, MatchesAtTheVeryEndAreFoundAtEveryAddress) {
   DatabaseBuilder b;
-  ASSERT_TRUE(b.AddSource("t.ndb", "Tail.Mark:0:*:424f44594d41524b\nTail.Other:0:*:48444c53414d45\n", false).ok());
+  ASSERT_TRUE(b.AddSource("t.ndb",
+                          "Tail.Mark:0:*:424f44594d41524b\nTail.Other:0:*:48444c53414d45\n"
+                          "Tail.Span:0:*:535041{180}4e4e4e\n",
+                          false)
+                  .ok());
   ASSERT_TRUE(b.AddSource("t.ldb", "Tail.Count;Engine:51-255,Target:0;0=1;434f554e544d45\n", false).ok());
   auto db = b.Build();
   ASSERT_TRUE(db.has_value()) << db.error();
   Scanner s(*db);
   std::vector<uint8_t> big(1 << 16, 'x');
-  int missed = 0, tried = 0, miscounted = 0;
+  int missed = 0, tried = 0, miscounted = 0, spans_missed = 0;
   for (size_t len : {size_t{20}, size_t{97}, size_t{600}, size_t{4100}, size_t{9000}}) {
     for (size_t back = 8; back <= 72 && back <= len; back += 1) {
       for (size_t off = 0; off < 64; ++off) {
@@ -435,17 +441,24 @@ TEST(ScannerTail, MatchesAtTheVeryEndAreFoundAtEveryAddress) {
         uint8_t* p = big.data() + 4096 + off;
         std::memcpy(p + len - back, "BODYMARK", 8);
         if (len > 100) std::memcpy(p + len / 2, "COUNTME", 7);  // counted once, not twice
+        if (len > 300) {  // SPA, 180 bytes, NNN: ends where BODYMARK starts
+          std::memcpy(p + len - back - 186, "SPA", 3);
+          std::memcpy(p + len - back - 3, "NNN", 3);
+        }
         std::vector<Detection> out;
         ASSERT_TRUE(s.Scan(std::span<const uint8_t>(p, len), {}, &out).ok());
         ++tried;
-        const bool mark = std::any_of(out.begin(), out.end(), [](const Detection& d) { return d.name == "Tail.Mark.UNOFFICIAL"; });
-        const bool count = std::any_of(out.begin(), out.end(), [](const Detection& d) { return d.name == "Tail.Count.UNOFFICIAL"; });
-        missed += !mark;
-        miscounted += (len > 100) != count;
+        auto found = [&](std::string_view name) {
+          return std::any_of(out.begin(), out.end(), [&](const Detection& d) { return d.name == name; });
+        };
+        missed += !found("Tail.Mark.UNOFFICIAL");
+        miscounted += (len > 100) != found("Tail.Count.UNOFFICIAL");
+        spans_missed += (len > 300) != found("Tail.Span.UNOFFICIAL");
       }
     }
   }
   EXPECT_EQ(missed, 0) << "of " << tried;
+  EXPECT_EQ(spans_missed, 0) << "of " << tried;
   EXPECT_EQ(miscounted, 0) << "of " << tried;
 }
 

@@ -43,7 +43,7 @@ int InWindow(unsigned id, unsigned long long from, unsigned long long to, unsign
 }  // namespace
 
 hs_error_t BlockScan::Scan(const hs_database_t* db, hs_scratch_t* scratch, std::span<const uint8_t> data,
-                           match_event_handler on_match, void* context) {
+                           match_event_handler on_match, void* context, size_t tail) {
   const size_t n = data.size();
   if (n > UINT_MAX - kPad) return HS_INVALID;
   const size_t zone = n > kZone ? n - kZone : 0;
@@ -57,7 +57,7 @@ hs_error_t BlockScan::Scan(const hs_database_t* db, hs_scratch_t* scratch, std::
                            OnInPlace, &w);
     if (e != HS_SUCCESS) return e;  // an error, or the caller's callback ended the scan
     std::sort(seen_.begin(), seen_.end());
-    from = n - kTail;
+    from = n - std::clamp(tail, kZone, kTail);
   }
   // The zone again from the padded copy, for what the scan in place lost. Padding cannot
   // add a match that ends inside the data, and one that ends in the padding is dropped.

@@ -36,12 +36,13 @@ class BlockScan {
   static constexpr size_t kZone = 64;         // twice the widest miss seen
   static constexpr size_t kTail = 4096;       // context copied before the zone
   static constexpr size_t kPad = 64;
-  // hs_scan() over `data`: on_match sees offsets into `data`, each (id, end) once. A
-  // match that ends in the zone but starts more than kTail bytes before the end of a larger
-  // layer (a pattern with a long gap) is found only if the scan in place finds it.
+  // hs_scan() over `data`: on_match sees offsets into `data`, each (id, end) once. The
+  // copy holds the last `tail` bytes (kZone..kTail; the database's longest match + kZone
+  // is enough): a match that ends in the zone but starts before the copy (a pattern with a
+  // long gap) is found only if the scan in place finds it.
   // HS_FLAG_SINGLEMATCH patterns may be reported twice (from each scan, different ends).
   hs_error_t Scan(const hs_database_t* db, hs_scratch_t* scratch, std::span<const uint8_t> data,
-                  match_event_handler on_match, void* context);
+                  match_event_handler on_match, void* context, size_t tail = kTail);
 
  private:
   std::vector<char> copy_;  // reused: no allocation per layer after the first

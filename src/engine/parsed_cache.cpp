@@ -19,16 +19,17 @@ constexpr char kMagic[8] = {'A', 'V', 'K', 'E', 'Y', 'P', 'C', '1'};
 // same size (a format-2 file read by a later build gave its bodies wrong heads, and an
 // offset-pinned signature went unmatched: hence the member offsets in WriterVersion);
 // 4: Body::kNeverNormalized (a format-3 file lacks it: its text layers would be normalised
-// for nothing).
-constexpr uint32_t kFormat = 4;
+// for nothing); 5: Body::max_length where Body's padding was.
+constexpr uint32_t kFormat = 5;
 constexpr size_t kHeader = 64;
 constexpr size_t kAlign = 64;
 
 // What the arrays' layout depends on: a file from a build where any of it differs is refused.
 std::string WriterVersion() {
-  return fmt::format("avkey {} format {} layout {}.{}.{}.{}.{}.{} body {}.{}.{}.{}", AVKEY_VERSION, kFormat,
+  return fmt::format("avkey {} format {} layout {}.{}.{}.{}.{}.{} body {}.{}.{}.{}.{}", AVKEY_VERSION, kFormat,
                      sizeof(Body), sizeof(Logical), sizeof(SigInfo), sizeof(SigOffset), alignof(Body), kFlevel,
-                     offsetof(Body, text_offset), offsetof(Body, target), offsetof(Body, head), sizeof(PatternHead));
+                     offsetof(Body, text_offset), offsetof(Body, target), offsetof(Body, head), sizeof(PatternHead),
+                     offsetof(Body, max_length));
 }
 
 // The container keys signed sources were checked against (tests install their own).

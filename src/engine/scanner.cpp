@@ -166,11 +166,12 @@ struct Scanner::Impl {
     pass = p;
     const ExeInfo* saved_exe = exe;
     if (p != Pass::kRaw) exe = nullptr;  // offsets in a normalised form are not file offsets
-    if (const hs_database_t* hdb = p == Pass::kNormalized ? d.HsForNormalizedText() : d.HsFor(PassTarget())) {
+    const size_t slot = p == Pass::kNormalized ? Database::Impl::kNormalizedSlot : d.SlotFor(PassTarget());
+    if (const hs_database_t* hdb = d.hs_dbs[slot].get()) {
       if (!hs_scratch) {
         if (status->ok()) *status = Status::Error("Vectorscan scratch allocation failed");
       } else {
-        hs_error_t e = block_scan.Scan(hdb, hs_scratch.get(), buf, &Impl::OnVectorscanMatch, this);
+        hs_error_t e = block_scan.Scan(hdb, hs_scratch.get(), buf, &Impl::OnVectorscanMatch, this, d.hs_tail[slot]);
         if (e != HS_SUCCESS && status->ok()) *status = Status::Error("Vectorscan scan failed (" + std::to_string(e) + ")");
       }
     }

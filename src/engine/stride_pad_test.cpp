@@ -11,6 +11,7 @@
 
 #include "avkey/engine/engine.h"
 #include "engine/database_impl.h"
+#include "engine/hs_block.h"
 
 namespace avkey::engine {
 namespace {
@@ -91,6 +92,30 @@ TEST(StrideOnePad, PaddedDatabaseReportsOnlyRealSignatures) {
     }
   }
   std::filesystem::remove_all(dir);
+}
+
+// BlockScan copies a slot's longest match plus its zone of each large layer's end
+// (database_impl.h hs_tail): the span of target 0's patterns counts in every slot, a
+// target's own only in its slot, the normalised-text slot has its own, and * copies kTail.
+TEST(BlockScanTail, EachSlotCopiesItsLongestMatchAndTheZone) {
+  DatabaseBuilder b;
+  ASSERT_TRUE(b.AddSource("t.ndb",
+                          "Any.Short:0:*:61626364\n"           // 4 bytes, normalisable
+                          "Any.Span:0:*:00414243{100-180}4445\n" // 186 bytes, needs a NUL
+                          "Pe.Long:1:*:4d5a{300}4d5a\n"         // 304 bytes
+                          "Elf.Star:6:*:7f454c46*4142\n"        // unbounded
+                          "Txt.Seven:7:*:7365(76|6e)656e\n",     // 5 bytes, normalisable
+                          false)
+                  .ok());
+  auto db = b.Build();
+  ASSERT_TRUE(db.has_value()) << db.error();
+  const Database::Impl& d = (*db)->impl();
+  const uint32_t zone = static_cast<uint32_t>(BlockScan::kZone);
+  EXPECT_EQ(d.hs_tail[0], 186 + zone);
+  EXPECT_EQ(d.hs_tail[1], 304 + zone);
+  EXPECT_EQ(d.hs_tail[6], BlockScan::kTail);
+  EXPECT_EQ(d.hs_tail[7], 186 + zone);
+  EXPECT_EQ(d.hs_tail[Database::Impl::kNormalizedSlot], 5 + zone);
 }
 
 }  // namespace
