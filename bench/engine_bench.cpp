@@ -17,6 +17,7 @@
 #include "avkey/engine/engine.h"
 #include "naive_regex.h"
 #include "engine/html_norm.h"
+#include "engine/text_norm.h"
 
 namespace avkey::engine {
 namespace {
@@ -227,33 +228,63 @@ void BM_ScanYara(benchmark::State& state) {
 }
 BENCHMARK(BM_ScanYara)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The files under `root` named *`ext`, in name order, each read whole, until `budget` bytes.
+std::vector<std::vector<uint8_t>> ReadFilesUnder(const char* root, std::string_view ext, size_t budget) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it->path().extension() == ext && it->is_regular_file(ec)) files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<std::vector<uint8_t>> out;
+  size_t total = 0;
+  for (auto& f : files) {
+    if (total >= budget) break;
+    std::ifstream in(f, std::ios::binary);
+    out.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    total += out.back().size();
+  }
+  return out;
+}
+
+size_t TotalBytes(const std::vector<std::vector<uint8_t>>& files) {
+  size_t n = 0;
+  for (const auto& f : files) n += f.size();
+  return n;
+}
+
 // The HTML pages shipped under /usr/share (Debian package documentation: ~260 files, ~24 MB,
 // hand-written and generated pages alike), each as one file, in a fixed order.
 const std::vector<std::vector<uint8_t>>& HtmlPages() {
-  static const std::vector<std::vector<uint8_t>> pages = [] {
-    std::vector<std::filesystem::path> files;
-    std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator("/usr/share", ec);
-         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) break;
-      if (it->path().extension() == ".html" && it->is_regular_file(ec)) files.push_back(it->path());
-    }
-    std::sort(files.begin(), files.end());
-    std::vector<std::vector<uint8_t>> out;
-    for (auto& f : files) {
-      std::ifstream in(f, std::ios::binary);
-      out.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
-    return out;
-  }();
+  static const auto pages = ReadFilesUnder("/usr/share", ".html", SIZE_MAX);
   return pages;
 }
+size_t HtmlBytes() { return TotalBytes(HtmlPages()); }
 
-size_t HtmlBytes() {
-  size_t n = 0;
-  for (const auto& p : HtmlPages()) n += p.size();
-  return n;
+// Plain text as devices hold it: the C headers under /usr/include (indented source, comments),
+// in name order, the first ~16 MiB.
+const std::vector<std::vector<uint8_t>>& TextFiles() {
+  static const auto files = ReadFilesUnder("/usr/include", ".h", 16u << 20);
+  return files;
 }
+
+// ClamAV's text normaliser alone (the second pass over every text layer), file by file.
+void BM_TextNormalize(benchmark::State& state) {
+  const auto& files = TextFiles();
+  if (files.empty()) return state.SkipWithError("no .h under /usr/include");
+  std::vector<uint8_t> out;
+  for (auto _ : state) {
+    for (const auto& f : files) {
+      if (out.size() < f.size() + 1) out.resize(f.size() + 1);
+      benchmark::DoNotOptimize(NormalizeClamText(f, out.data()));
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * TotalBytes(files)));
+  state.counters["files"] = static_cast<double>(files.size());
+}
+BENCHMARK(BM_TextNormalize)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // ClamAV-compatible HTML normalisation alone (both buffers), page by page.
 void BM_HtmlNormalize(benchmark::State& state) {

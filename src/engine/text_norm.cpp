@@ -4,6 +4,7 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <tmmintrin.h>
 #endif
 
 namespace avkey::engine {
@@ -17,9 +18,49 @@ constexpr auto kMap = [] {
   return m;
 }();
 
+#if defined(__SSE2__) && (defined(__x86_64__) || defined(__i386__))
+#define AVKEY_TEXT_NORM_SSSE3 1
+// Per 8-bit keep mask: the indices of its set bits, in order (pshufb's control for
+// packing the kept bytes of 8 to the front).
+constexpr auto kPack = [] {
+  std::array<std::array<uint8_t, 8>, 256> t{};
+  for (int m = 0; m < 256; ++m) {
+    int k = 0;
+    for (int b = 0; b < 8; ++b)
+      if (m & (1 << b)) t[m][k++] = static_cast<uint8_t>(b);
+    for (; k < 8; ++k) t[m][k] = 0x80;  // zero fill
+  }
+  return t;
+}();
+
+// Writes the bytes of `m` whose bit is set in `keep`, in order, to `out`; returns how many.
+// Writes 16 bytes whatever the count (the caller leaves room).
+__attribute__((target("ssse3"))) size_t Pack(__m128i m, unsigned keep, uint8_t* out) {
+  const unsigned lo = keep & 0xff, hi = keep >> 8;
+  const __m128i lo_ctl = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPack[lo].data()));
+  const __m128i hi_ctl = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPack[hi].data()));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_shuffle_epi8(m, lo_ctl));
+  const size_t n = static_cast<size_t>(__builtin_popcount(lo));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out + n), _mm_shuffle_epi8(_mm_srli_si128(m, 8), hi_ctl));
+  return n + static_cast<size_t>(__builtin_popcount(hi));
+}
+#endif
+
 }  // namespace
 
-size_t NormalizeClamText(std::span<const uint8_t> in, uint8_t* out) {
+bool TextNormHasPack() {
+#if defined(AVKEY_TEXT_NORM_SSSE3)
+  static const bool has = __builtin_cpu_supports("ssse3");
+  return has;
+#else
+  return false;
+#endif
+}
+
+size_t NormalizeClamText(std::span<const uint8_t> in, uint8_t* out) { return NormalizeClamText(in, out, TextNormHasPack()); }
+
+size_t NormalizeClamText(std::span<const uint8_t> in, uint8_t* out, bool pack) {
+  (void)pack;  // (without SSSE3 code)
   size_t n = 0;
   uint8_t prev = 0;  // last byte written (a space not yet followed by anything else)
   size_t i = 0;
@@ -49,12 +90,19 @@ size_t NormalizeClamText(std::span<const uint8_t> in, uint8_t* out) {
     __m128i m = _mm_add_epi8(v, _mm_and_si128(upper, case_bit));
     m = _mm_or_si128(_mm_andnot_si128(ws, m), _mm_and_si128(ws, space));
     const unsigned spaces = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(m, space)));
-    if ((spaces & (spaces >> 1)) != 0 || ((spaces & 1) != 0 && prev == ' ')) {
-      scalar(i + 16);  // a run of spaces to fold
+    // A space right after a space (or after the last one written) is folded away.
+    const unsigned folded = spaces & ((spaces << 1) | (prev == ' ' ? 1u : 0u));
+    if (folded == 0) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + n), m);
+      n += 16;
+#if defined(AVKEY_TEXT_NORM_SSSE3)
+    } else if (pack) {
+      n += Pack(m, ~folded & 0xffff, out + n);  // n <= i: the 16 bytes written fit in `out`
+#endif
+    } else {
+      scalar(i + 16);  // a run of spaces to fold, byte by byte
       continue;
     }
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + n), m);
-    n += 16;
     prev = (spaces >> 15) != 0 ? ' ' : 0x21;  // only whether it was a space matters
     i += 16;
   }

@@ -26,6 +26,11 @@ std::vector<uint8_t> Reference(const std::vector<uint8_t>& in) {
   return out;
 }
 
+std::vector<uint8_t> Fast(const std::vector<uint8_t>& in, bool pack) {
+  std::vector<uint8_t> out(in.size() + 1);
+  out.resize(NormalizeClamText(in, out.data(), pack));
+  return out;
+}
 std::vector<uint8_t> Fast(const std::vector<uint8_t>& in) {
   std::vector<uint8_t> out(in.size() + 1);
   out.resize(NormalizeClamText(in, out.data()));
@@ -58,6 +63,11 @@ TEST(TextNorm, MatchesTheDefinitionOnRandomText) {
     for (auto& c : in) c = static_cast<uint8_t>(a[rng() % a.size()]);
     if (round % 7 == 0 && len > 0) in[rng() % len] = static_cast<uint8_t>(rng());  // any byte
     ASSERT_EQ(Fast(in), Reference(in)) << "round " << round << " length " << len;
+    // Both block paths for runs of spaces: byte by byte, and packed (SSSE3) where it runs.
+    ASSERT_EQ(Fast(in, false), Reference(in)) << "round " << round << " length " << len;
+    if (TextNormHasPack()) {
+      ASSERT_EQ(Fast(in, true), Reference(in)) << "round " << round << " length " << len;
+    }
   }
 }
 
