@@ -31,8 +31,10 @@ class TableReader {
   bool Int(const char* key, uint64_t max, uint64_t* out) {
     const toml::node* n = Get(key);
     if (!n) return true;
-    auto v = n->value<int64_t>();
-    if (!n->is_integer() || !v || *v < 0 || static_cast<uint64_t>(*v) > max) {
+    // Only an integer node is read as one: toml++ converts a float such as 7e50 to int64_t
+    // with undefined behaviour (found by key_policy_fuzz).
+    const auto v = n->is_integer() ? n->value<int64_t>() : std::nullopt;
+    if (!v || *v < 0 || static_cast<uint64_t>(*v) > max) {
       return Bad(n, key, fmt::format("must be an integer from 0 to {}", max));
     }
     *out = static_cast<uint64_t>(*v);

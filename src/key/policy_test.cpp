@@ -81,6 +81,9 @@ TEST(Policy, ErrorsSayWhereAndWhy) {
       {"[action]\nkeep_cpy = true\n", "avkey.toml:2:12: [action] keep_cpy is not a policy setting"},
       {"[scanner]\n", "avkey.toml:1:1: [scanner] is not a policy table"},
       {"[archive]\nmax_depth = 65\n", "avkey.toml:2:13: [archive] max_depth must be an integer from 0 to 64"},
+      // A float is not read as an integer (toml++ would convert 7e50 with undefined behaviour).
+      {"[archive]\nmax_ratio = 7e50\n", "avkey.toml:2:13: [archive] max_ratio must be an integer from 0 to"},
+      {"[archive]\nmax_depth = 3.0\n", "avkey.toml:2:13: [archive] max_depth must be an integer from 0 to 64"},
       {"[scan]\nmax_filesize = \"12Q\"\n", "avkey.toml:2:16: [scan] max_filesize"},
       {"[scan]\ntargets = [\"relative/path\"]\n", "is neither \"auto\" nor an absolute path"},
       {"[indicator]\nhook = \"../../usr/bin/x\"\n", "hook must be a path inside the key"},
