@@ -518,9 +518,9 @@ TokenSeq WidenPattern(const TokenSeq& seq) {
 bool BodyPattern::CanMatchOnly(bool (*allowed)(uint8_t)) const {
   if (!has_forward_) std::abort();  // a programming error: Prepare dropped the form
   std::array<bool, 256> ok{};
-  for (int c = 0; c < 256; ++c)
-    ok[c] = allowed(static_cast<uint8_t>(c)) || (options_.nocase && allowed(static_cast<uint8_t>(c | 0x20)) &&
-                                                 ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'));
+  for (int c = 0; c < 256; ++c)  // (::i: an upper-case letter matches where its lower case can)
+    ok[c] = allowed(static_cast<uint8_t>(c)) ||
+            (options_.nocase && c >= 'A' && c <= 'Z' && allowed(static_cast<uint8_t>(c + 32)));
   for (const Token& t : forward_) {
     if (t.kind != Token::Kind::kBytes) continue;  // alternatives, sets, gaps: not looked into
     for (size_t i = 0; i < t.value.size(); ++i) {

@@ -947,17 +947,20 @@ Result<std::shared_ptr<const Database>> DatabaseBuilder::Build() {
       db.report.cache_state = state;
     }
     if (compile && !collect()) return Fail("a body pattern that loaded no longer compiles");
-    // The expressions of slot `t`: those of target 0 and of target t (ids stay global).
+    // Slot t holds the patterns of target 0 and of target t; the normalised-text slot those
+    // normalised text can match.
+    auto in_slot = [&](const Body& b, size_t t) {
+      return t == Database::Impl::kNormalizedSlot ? normalized_text_body(b)
+                                                  : b.target == TargetType::kAny || static_cast<size_t>(b.target) == t;
+    };
+    // The expressions of slot `t` (ids stay global).
     std::vector<unsigned> sflags, sids;
     auto select = [&](size_t t) {
       exprs.clear();
       sflags.clear();
       sids.clear();
       for (size_t k = 0; k < escaped.size(); ++k) {
-        const Body& b = db.bodies[db.hs_ids[ids[k]].body];
-        if (t == Database::Impl::kNormalizedSlot ? !normalized_text_body(b)
-                                                 : b.target != TargetType::kAny && static_cast<size_t>(b.target) != t)
-          continue;
+        if (!in_slot(db.bodies[db.hs_ids[ids[k]].body], t)) continue;
         exprs.push_back(escaped[k].c_str());
         sflags.push_back(flags[k]);
         sids.push_back(ids[k]);

@@ -190,9 +190,8 @@ struct Database::Impl {
     const auto slot = static_cast<size_t>(t);
     return slot < kTargetSlots && hs_dbs[slot] ? slot : 0;
   }
-  const hs_database_t* HsFor(TargetType t) const { return hs_dbs[SlotFor(t)].get(); }
   // Per slot: how many of a layer's last bytes BlockScan copies (its longest match + kZone,
-  // at most kTail): 4 KiB searched again per layer and pass was ~5% of a body5k scan.
+  // at most kTail), rather than 4 KiB searched again for every layer over 4 KiB and pass.
   std::array<uint32_t, kTargetSlots + 1> hs_tail{};
   // The bodies with direct == true, by target (a pass tries target 0's and its own
   // target's only, as the Vectorscan databases above do). Every layer tries them all, and

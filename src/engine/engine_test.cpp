@@ -509,8 +509,13 @@ TEST(Engine, NormalisedTextPassSearchesWhatCanMatchIt) {
     for (const char c : s) h += fmt::format("{:02x}", static_cast<unsigned char>(c));
     return h;
   };
+  // Bin.N<i>: a NUL and six bytes of its own.
+  auto bin_bytes = [](uint32_t i) {
+    const uint32_t v = 0x9e3779b9u * (i + 1);
+    return std::string{'\0', char(v >> 24), char(v >> 16), char(v >> 8), char(v), char(i >> 8), char(i)};
+  };
   std::string binary;
-  for (int i = 0; i < 900; ++i) binary += fmt::format("Bin.N{}:0:*:00{:08x}{:04x}\n", i, 0x9e3779b9u * (i + 1), i);
+  for (uint32_t i = 0; i < 900; ++i) binary += fmt::format("Bin.N{}:0:*:{}\n", i, hex(bin_bytes(i)));
   const std::string text_sigs = "Txt.Lower:0:*:" + hex("ignore_user_abort") + "\nTxt.Seven:7:*:" + hex("target seven") +
                                 "\nTxt.Upper:0:*:" + hex("SHOUTED WORDS") + "\n";
   const std::string upper_only = "Txt.Upper:0:*:" + hex("SHOUTED WORDS") + "\n";
@@ -525,10 +530,10 @@ TEST(Engine, NormalisedTextPassSearchesWhatCanMatchIt) {
   auto raw_only = Db({{"b.ndb", binary.c_str()}, {"t.ndb", upper_only.c_str()}}, &report);
   EXPECT_EQ(report.normalized_text_patterns, 0u);
   EXPECT_THAT(Names(raw_only, text), ElementsAre("Txt.Upper.UNOFFICIAL"));
+  // A binary layer (it holds a NUL) is matched raw only, with every pattern.
   std::vector<uint8_t> with_nul = text;
-  const std::string n7 = fmt::format("{:08x}{:04x}", 0x9e3779b9u * 8, 7);
-  for (size_t i = 0; i < n7.size(); i += 2) with_nul.push_back(static_cast<uint8_t>(std::stoi(n7.substr(i, 2), nullptr, 16)));
-  with_nul.insert(with_nul.end() - 6, 0);
+  const std::string n7 = bin_bytes(7);
+  with_nul.insert(with_nul.end(), n7.begin(), n7.end());
   EXPECT_THAT(Names(raw_only, with_nul), ElementsAre("Bin.N7.UNOFFICIAL", "Txt.Upper.UNOFFICIAL"));
 }
 

@@ -148,7 +148,7 @@ struct Scanner::Impl {
   }
 
   // The target, besides 0, whose patterns the current pass can match (TargetMatches):
-  // Database::Impl::HsFor picks the Vectorscan database holding exactly those.
+  // Database::Impl::SlotFor picks the Vectorscan database holding exactly those.
   TargetType PassTarget() const {
     switch (pass) {
       case Pass::kNormalized:
